@@ -121,9 +121,12 @@ def test_database_trigger_refuses_raw_update(world: World):
     if connection.vendor != "postgresql":
         pytest.skip("the trigger is PostgreSQL's")
     event = m.AuditEvent.objects.filter(study=world.study).first()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE studies_auditevent SET reason='x' WHERE id=%s", [event.pk])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE studies_auditevent SET reason='x' WHERE id=%s", [event.pk])
 
 
 def test_owner_reads_events_of_own_study_only(world: World):
