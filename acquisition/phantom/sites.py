@@ -1,0 +1,82 @@
+"""Anatomical sites the phantom can model, with their geometry and trabecular targets.
+
+Figures are for adult (12–16 week) female C57BL/6 mice. Trabecular BV/TV: proximal
+tibia metaphysis ≈ 10–20 %, L5 vertebral body ≈ 20–30 %; Tb.Th 30–70 µm, Tb.Sp
+150–300 µm (Bouxsein et al., JBMR 2010;25:1468, and the reference ranges quoted there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SITES", "SiteAnatomy", "site_anatomy"]
+
+
+@dataclass(frozen=True)
+class SiteAnatomy:
+    """Geometry of one site (µm) and the targets of its trabecular network.
+
+    Attributes
+    ----------
+    periosteal_radii_um : tuple of float
+        Semi-axes (x, y) of the elliptical periosteal surface at mid-height.
+    cortical_thickness_um : float
+        Thickness of the cortical shell.
+    flare : float
+        Relative growth of the radii from the bottom (z min) to the top (z max) of the
+        volume (metaphyseal flare toward the growth plate; 0 for a straight shaft).
+    soft_tissue_radii_um : tuple of float
+        Semi-axes (x, y) of the surrounding soft tissue (limb or body wall).
+    bv_tv : float
+        Target trabecular bone volume fraction in the marrow compartment.
+    field_sigma_um : float
+        Correlation length (Gaussian σ, in x and y) of the random field whose level band
+        forms the trabeculae; sets Tb.Sp, and with ``bv_tv`` also Tb.Th.
+    anisotropy : float
+        Ratio of the field's σ along z to σ in x/y (> 1: trabeculae aligned with the
+        long axis, as in the tibia and the vertebral body).
+    """
+
+    periosteal_radii_um: tuple[float, float]
+    cortical_thickness_um: float
+    flare: float
+    soft_tissue_radii_um: tuple[float, float]
+    bv_tv: float
+    field_sigma_um: float
+    anisotropy: float
+
+
+_TIBIA = SiteAnatomy(
+    periosteal_radii_um=(800.0, 650.0),
+    cortical_thickness_um=70.0,
+    flare=0.15,
+    soft_tissue_radii_um=(1500.0, 1300.0),
+    bv_tv=0.16,
+    field_sigma_um=40.0,
+    anisotropy=1.6,
+)
+
+SITE_ANATOMY: dict[str, SiteAnatomy] = {
+    "tibia-left-proximal": _TIBIA,
+    "tibia-right-proximal": _TIBIA,
+    "L5-vertebra": SiteAnatomy(
+        periosteal_radii_um=(750.0, 550.0),
+        cortical_thickness_um=50.0,
+        flare=0.0,
+        soft_tissue_radii_um=(1800.0, 1500.0),
+        bv_tv=0.24,
+        field_sigma_um=40.0,
+        anisotropy=1.4,
+    ),
+}
+
+SITES: tuple[str, ...] = tuple(SITE_ANATOMY)
+"""Anatomical site vocabulary (import this rather than spelling the names)."""
+
+
+def site_anatomy(site: str) -> SiteAnatomy:
+    """The anatomy of ``site``; raises ``ValueError`` naming the known sites."""
+    try:
+        return SITE_ANATOMY[site]
+    except KeyError:
+        raise ValueError(f"site must be one of {', '.join(SITES)}; got {site!r}") from None
