@@ -48,7 +48,6 @@ __all__ = [
 
 UNITS = ("1/cm", "mgHA/cm3")
 LABEL_REDUCTIONS = ("max", "mode")
-_Z_BLOCK = 64
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -58,6 +57,15 @@ def sha256_file(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's bytes to disk before it is renamed into place."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _level_shapes(shape: tuple[int, ...], min_size: int) -> list[tuple[int, int, int]]:
@@ -268,11 +276,17 @@ class VolumeWriter:
             src = group[str(level - 1)]
             shape = self.levels[level]
             dst = group.create_dataset(
-                str(level), shape=shape, dtype=dtype, chunks=_chunks(shape, self.chunk),
+                str(level),
+                shape=shape,
+                dtype=dtype,
+                chunks=_chunks(shape, self.chunk),
                 **self._compression,
             )
-            for z0 in range(0, src.shape[0], 2 * _Z_BLOCK):
-                block = src[z0 : z0 + 2 * _Z_BLOCK]
+            # Read two destination chunks' worth of source slices at a time, so each
+            # destination chunk is compressed and written once.
+            step = 2 * dst.chunks[0]
+            for z0 in range(0, src.shape[0], step):
+                block = src[z0 : z0 + step]
                 dst[z0 // 2 : z0 // 2 + (block.shape[0] + 1) // 2] = reduce(block).astype(dtype)
 
     def _multiscales(self) -> list[dict]:
@@ -327,6 +341,7 @@ class VolumeWriter:
                     group[str(level)].attrs["voxel_size_um"] = self.voxel_size_um * 2**level
             self._file.close()
             self.sha256 = sha256_file(self._tmp)
+            _fsync(self._tmp)
             os.replace(self._tmp, self.path)
         except BaseException:
             self.abort()
@@ -428,9 +443,7 @@ def _dataset(f: h5py.File, group: str, level: int) -> h5py.Dataset:
     return f[key]
 
 
-def read_slice(
-    path: str | os.PathLike, axis: int, index: int, level: int = 0
-) -> np.ndarray:
+def read_slice(path: str | os.PathLike, axis: int, index: int, level: int = 0) -> np.ndarray:
     """One 2-D slice: ``axis`` 0 → ``[y, x]`` at z=index, 1 → ``[z, x]``, 2 → ``[z, y]``."""
     with h5py.File(path, "r") as f:
         return _slice_of(_dataset(f, "volume", level), axis, index, slice(None), slice(None))
