@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_celery_beat",
     "nanoscope_web",
     "studies",
     "acquisition",
@@ -134,12 +135,25 @@ STORAGES = {
 }
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "frontend:study-list"
+LOGIN_REDIRECT_URL = "frontend:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Bulk data -----------------------------------------------------------------------
 NANOSCOPE_DATA_ROOT = Path(env_str("NANOSCOPE_DATA_ROOT", str(VAR_DIR / "data")))
 NANOSCOPE_UPLOAD_MAX_BYTES = env_int("NANOSCOPE_UPLOAD_MAX_BYTES", 8 * 1024**3)
+
+# --- Instrument drivers --------------------------------------------------------------
+# Driver name → dotted class path. NANOSCOPE_DRIVERS adds a lab's own drivers as
+# comma-separated `name=package.module.Class` pairs (acquisition/drivers/base.py).
+_DRIVER_PAIRS = env_list("NANOSCOPE_DRIVERS", [])
+if any("=" not in pair for pair in _DRIVER_PAIRS):
+    raise ImproperlyConfigured(
+        f"NANOSCOPE_DRIVERS must be name=package.module.Class pairs, got {_DRIVER_PAIRS!r}"
+    )
+NANOSCOPE_DRIVERS = {
+    "simulated": "acquisition.drivers.simulated.SimulatedXrayMicroscope",
+    **{k.strip(): v.strip() for k, v in (pair.split("=", 1) for pair in _DRIVER_PAIRS)},
+}
 
 # --- REST API ------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -197,19 +211,33 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         }
     )
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Periodic jobs live in the database (django-celery-beat), editable in the admin;
+# `manage.py install_schedules` adds nanoscope's own (studies/schedules.py).
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- Metrics -------------------------------------------------------------------------
+# `/metrics` (Prometheus text format); with a token set, scrapers send
+# `Authorization: Bearer <token>`.
+NANOSCOPE_METRICS_TOKEN = env_str("NANOSCOPE_METRICS_TOKEN", "")
 
 # --- Logging -------------------------------------------------------------------------
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "nanoscope_web.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        # One JSON object per line; naming the module also connects the task-id signals.
+        "json": {"()": "nanoscope_web.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         }
     },

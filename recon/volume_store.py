@@ -24,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +37,12 @@ import hdf5plugin
 import numpy as np
 
 __all__ = [
+    "OpenVolumes",
     "VolumeMetadata",
     "VolumeWriter",
+    "level_histogram",
+    "open_volumes",
+    "read_region",
     "read_label_slice",
     "read_metadata",
     "read_preview",
@@ -485,3 +491,176 @@ def read_preview(path: str | os.PathLike, max_size: int = 128) -> tuple[np.ndarr
         levels = sorted(vol.keys(), key=int)
         chosen = next((k for k in levels if max(vol[k].shape) <= max_size), levels[-1])
         return vol[chosen][...], int(chosen)
+
+
+# -- many reads from one process ---------------------------------------------
+
+
+class OpenVolumes:
+    """A per-process LRU of open read-only volume files and their datasets.
+
+    Opening an HDF5 file costs about a millisecond and each open dataset keeps its
+    own chunk cache, so a server answering many slice requests keeps the files and
+    datasets open.  A file is keyed by its path, size and modification time (volume
+    files are never changed, but a path could be re-used after a delete).
+
+    Parameters
+    ----------
+    max_files : int
+        Files kept open; the least recently used is closed beyond this.
+    chunk_cache_bytes : int
+        HDF5 chunk cache per open dataset, bytes.  Scrolling through z-slices of a
+        volume chunked in 64³ re-reads the same chunks 64 times; a cache that holds
+        one layer of chunks (``nx · ny · 64 · itemsize``) decompresses each once.
+    """
+
+    def __init__(self, max_files: int = 8, chunk_cache_bytes: int = 64 << 20) -> None:
+        if max_files < 1:
+            raise ValueError(f"max_files: must be positive, got {max_files}")
+        if chunk_cache_bytes < 0:
+            raise ValueError(f"chunk_cache_bytes: must be >= 0, got {chunk_cache_bytes}")
+        self.max_files = int(max_files)
+        self.chunk_cache_bytes = int(chunk_cache_bytes)
+        self._files: OrderedDict[tuple, tuple[h5py.File, dict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _entry(self, path: str | os.PathLike) -> tuple[h5py.File, dict]:
+        path = os.fspath(path)
+        stat = os.stat(path)
+        key = (path, stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            entry = self._files.get(key)
+            if entry is not None:
+                self._files.move_to_end(key)
+                return entry
+            handle = h5py.File(
+                path, "r", rdcc_nbytes=self.chunk_cache_bytes, rdcc_nslots=100_003, rdcc_w0=1.0
+            )
+            entry = (handle, {})
+            self._files[key] = entry
+            while len(self._files) > self.max_files:
+                _, (old, _) = self._files.popitem(last=False)
+                old.close()
+            return entry
+
+    def dataset(self, path: str | os.PathLike, group: str, level: int) -> h5py.Dataset:
+        """The open dataset ``<group>/<level>`` of file ``path`` (``group`` e.g. ``"volume"``).
+
+        Raises
+        ------
+        ValueError
+            When the file has no such group or level.
+        """
+        handle, datasets = self._entry(path)
+        key = (group, int(level))
+        dataset = datasets.get(key)
+        if dataset is None:
+            dataset = _dataset(handle, group, level)
+            datasets[key] = dataset
+        return dataset
+
+    def close(self) -> None:
+        """Close every open file."""
+        with self._lock:
+            while self._files:
+                _, (handle, _) = self._files.popitem()
+                handle.close()
+
+
+open_volumes = OpenVolumes()
+"""The process's shared :class:`OpenVolumes` (used by the viewer's slice endpoints)."""
+
+
+def read_region(
+    path: str | os.PathLike,
+    axis: int,
+    index: int,
+    level: int = 0,
+    rows: slice = slice(None),
+    cols: slice = slice(None),
+    *,
+    label: str | None = None,
+    files: OpenVolumes | None = None,
+) -> np.ndarray:
+    """A slice or tile through the cached open file (same axes as :func:`read_slice`).
+
+    Parameters
+    ----------
+    path : str or PathLike
+    axis : {0, 1, 2}
+        0 → ``[y, x]`` at z = index, 1 → ``[z, x]``, 2 → ``[z, y]``.
+    index : int
+        Slice index along ``axis`` at ``level``.
+    level : int
+        Pyramid level.
+    rows, cols : slice
+        Sub-rectangle of the slice (whole slice by default).
+    label : str, optional
+        Read label volume ``label`` instead of the grey values.
+    files : OpenVolumes, optional
+        The file cache (the process's :data:`open_volumes` by default).
+
+    Returns
+    -------
+    ndarray, 2-D
+        Stored dtype (float32 grey values, uint8 labels).
+
+    Raises
+    ------
+    ValueError
+        Bad axis, index, level or label name.
+    """
+    files = files or open_volumes
+    group = "volume" if label is None else f"labels/{label}"
+    if label is not None and (not label or "/" in label):
+        raise ValueError(f"label: invalid name {label!r}")
+    return _slice_of(files.dataset(path, group, level), axis, index, rows, cols)
+
+
+def level_histogram(
+    path: str | os.PathLike,
+    level: int,
+    bins: int = 256,
+    *,
+    files: OpenVolumes | None = None,
+) -> dict[str, Any]:
+    """Histogram and robust range of one pyramid level's grey values.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    level : int
+        Pyramid level to count (a coarse one: the whole level is read).
+    bins : int
+        Number of equal-width bins between the level's minimum and maximum.
+    files : OpenVolumes, optional
+
+    Returns
+    -------
+    dict
+        ``level``; ``edges`` (bins + 1 floats, stored units); ``counts`` (bins ints);
+        ``min``, ``max``, ``p01``, ``p99`` (0.5th and 99.5th percentiles), ``mean``.
+        Non-finite values are not counted.
+    """
+    if bins < 2:
+        raise ValueError(f"bins: expected at least 2, got {bins}")
+    files = files or open_volumes
+    data = files.dataset(path, "volume", level)[...]
+    values = data[np.isfinite(data)].astype(np.float64, copy=False)
+    if values.size == 0:
+        raise ValueError(f"level: {level} of {path} holds no finite value")
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
+    p01, p99 = np.percentile(values, [0.5, 99.5])
+    return {
+        "level": int(level),
+        "edges": edges.tolist(),
+        "counts": counts.tolist(),
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "p01": float(p01),
+        "p99": float(p99),
+        "mean": float(values.mean()),
+    }

@@ -74,3 +74,21 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(m.ScanPlan)
+class ScanPlanAdmin(admin.ModelAdmin):
+    list_display = ["study", "cohort", "animal", "site", "start_day", "interval_days", "active"]
+    list_filter = ["active", "site"]
+
+
+@admin.register(m.Flag)
+class FlagAdmin(admin.ModelAdmin):
+    list_display = ["raised_at", "study", "kind", "severity", "message", "resolved_at"]
+    list_filter = ["kind", "severity"]
+    search_fields = ["message", "subject"]
+    readonly_fields = [
+        f.name
+        for f in m.Flag._meta.fields
+        if f.name not in ("acknowledged_at", "acknowledged_by", "acknowledgement_note")
+    ]

@@ -157,6 +157,8 @@ def audited_models() -> list[type[models.Model]]:
         m.Administration,
         m.BodyWeight,
         m.ScanSession,
+        m.ScanPlan,
+        m.Flag,
     ]
 
 

@@ -446,11 +446,27 @@ class ScanSession(models.Model):
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     state_changed_at = models.DateTimeField(default=timezone.now)
+    scan_plan = models.ForeignKey(
+        "ScanPlan",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sessions",
+        help_text="The longitudinal plan that created this session, if any.",
+    )
+    plan_visit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Visit number within the plan (0 = first scan)."
+    )
 
     objects = StudyScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["planned_at", "animal__label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scan_plan", "animal", "plan_visit"], name="one_session_per_plan_visit"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.animal} {self.site} {self.planned_at:%Y-%m-%d}"
@@ -573,3 +589,160 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit events are append-only.")
+
+
+class ScanPlan(models.Model):
+    """A longitudinal imaging schedule for a cohort or one animal.
+
+    One scan of ``site`` every ``interval_days`` from study day ``start_day`` for
+    ``duration_weeks`` weeks (the baseline scan included, see
+    :func:`studies.scheduling.visit_days`).  A scan taken within ``window_days`` of its
+    planned day is on time.  The scheduled job creates the sessions ``lead_days`` ahead
+    and flags those overdue or missed (``studies/scan_plans.py``).
+    """
+
+    STUDY_PATH = "study"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="scan_plans")
+    cohort = models.ForeignKey(
+        Cohort, on_delete=models.CASCADE, null=True, blank=True, related_name="scan_plans"
+    )
+    animal = models.ForeignKey(
+        Animal, on_delete=models.CASCADE, null=True, blank=True, related_name="scan_plans"
+    )
+    site = models.CharField("anatomical site", max_length=40, choices=AnatomicalSite.choices)
+    protocol_name = models.CharField(
+        max_length=100, blank=True, help_text="Acquisition protocol the sessions use."
+    )
+    start_day = models.IntegerField(help_text="Study day of the first (baseline) scan.")
+    interval_days = models.PositiveIntegerField(help_text="Days between scans.")
+    duration_weeks = models.PositiveIntegerField(
+        help_text="Weeks the plan runs after the first scan (last scan on or before its end)."
+    )
+    window_days = models.PositiveIntegerField(
+        default=1, help_text="A scan within ± this many days of its planned day is on time."
+    )
+    time_of_day = models.TimeField(default=dt.time(10, 0))
+    lead_days = models.PositiveIntegerField(
+        default=14, help_text="Sessions are created this many days before their planned day."
+    )
+    active = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = StudyScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["study", "start_day", "site"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(cohort__isnull=False, animal__isnull=True)
+                    | models.Q(cohort__isnull=True, animal__isnull=False)
+                ),
+                name="scan_plan_for_cohort_or_animal",
+            )
+        ]
+
+    def __str__(self) -> str:
+        target = self.cohort or self.animal
+        return f"{self.site} every {self.interval_days} d for {self.duration_weeks} wk ({target})"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if bool(self.cohort_id) == bool(self.animal_id):
+            errors["cohort"] = "Give a cohort or an animal (one of the two)."
+        if self.cohort_id and self.study_id and self.cohort.study_id != self.study_id:
+            errors["cohort"] = "The cohort belongs to another study."
+        if self.animal_id and self.study_id and self.animal.study_id != self.study_id:
+            errors["animal"] = "The animal belongs to another study."
+        if self.interval_days is not None and self.interval_days < 1:
+            errors["interval_days"] = "The interval must be at least one day."
+        elif (
+            self.interval_days
+            and self.window_days is not None
+            and 2 * self.window_days >= self.interval_days
+        ):
+            errors["window_days"] = "Windows of consecutive scans overlap: make it shorter."
+        if errors:
+            raise ValidationError(errors)
+
+    def target_animals(self) -> models.QuerySet:
+        """The living animals the plan scans (the cohort's, or its one animal)."""
+        animals = Animal.objects.filter(status=AnimalStatus.ALIVE)
+        if self.animal_id:
+            return animals.filter(pk=self.animal_id)
+        return animals.filter(cohort_id=self.cohort_id)
+
+
+class Flag(models.Model):
+    """Something a person must look at, raised by a scheduled check.
+
+    One flag per study, kind and flagged record (``subject``, e.g. ``animal:12``): a
+    check that runs again finds it and changes nothing.  Checks *resolve* flags whose
+    condition has cleared (a dose given, a scan acquired) — welfare flags only after a
+    person has acknowledged them — and re-open a resolved flag when its condition
+    returns (``studies/flags.py``).
+    """
+
+    STUDY_PATH = "study"
+
+    class Kind(models.TextChoices):
+        WEIGHT_LOSS_WARNING = "weight-loss-warning", "Weight loss warning"
+        HUMANE_ENDPOINT = "humane-endpoint", "Humane endpoint reached"
+        DOSE_OVERDUE = "dose-overdue", "Dose overdue"
+        SCAN_OVERDUE = "scan-overdue", "Scan overdue"
+        SCAN_MISSED = "scan-missed", "Scan missed (outside its window)"
+
+    class Severity(models.TextChoices):
+        WARNING = "warning", "Warning"
+        CRITICAL = "critical", "Critical"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    subject = models.CharField(max_length=64, help_text="The flagged record, 'model:id'.")
+    animal = models.ForeignKey(
+        Animal, on_delete=models.CASCADE, null=True, blank=True, related_name="flags"
+    )
+    administration = models.ForeignKey(
+        Administration, on_delete=models.CASCADE, null=True, blank=True, related_name="flags"
+    )
+    scan_session = models.ForeignKey(
+        ScanSession, on_delete=models.CASCADE, null=True, blank=True, related_name="flags"
+    )
+    message = models.CharField(max_length=300)
+    value = models.FloatField(null=True, blank=True, help_text="The measured value, if any.")
+    raised_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a check found the condition cleared."
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    acknowledgement_note = models.TextField(blank=True)
+
+    objects = StudyScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "kind", "subject"], name="one_flag_per_subject_and_kind"
+            )
+        ]
+        indexes = [models.Index(fields=["study", "resolved_at", "acknowledged_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.message}"
+
+    @property
+    def is_open(self) -> bool:
+        """Neither resolved by a check nor acknowledged by a person."""
+        return self.resolved_at is None and self.acknowledged_at is None
+

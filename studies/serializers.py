@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from . import models as m
+from .scheduling import visit_days
 from .vocabulary import SessionState
 
 
@@ -250,8 +251,10 @@ class ScanSessionSerializer(ModelCleanMixin, serializers.ModelSerializer):
             "operator",
             "notes",
             "created_at",
+            "scan_plan",
+            "plan_visit",
         ]
-        read_only_fields = ["state", "state_changed_at", "created_at"]
+        read_only_fields = ["state", "state_changed_at", "created_at", "scan_plan", "plan_visit"]
 
     def validate_animal(self, animal):
         if self.instance and animal.pk != self.instance.animal_id:
@@ -308,3 +311,79 @@ class StudyExportSerializer(serializers.ModelSerializer):
 class AnimalImportSerializer(serializers.Serializer):
     study = VisibleRelatedField(queryset=m.Study.objects.all())
     file = serializers.FileField(help_text="CSV with a header row; columns as in the API.")
+
+
+class ScanPlanSerializer(ModelCleanMixin, serializers.ModelSerializer):
+    study = VisibleRelatedField(queryset=m.Study.objects.all())
+    cohort = VisibleRelatedField(queryset=m.Cohort.objects.all(), allow_null=True, required=False)
+    animal = VisibleRelatedField(queryset=m.Animal.objects.all(), allow_null=True, required=False)
+    visit_days = serializers.SerializerMethodField(help_text="Study days of the plan's scans.")
+    n_sessions = serializers.IntegerField(source="sessions.count", read_only=True)
+
+    class Meta:
+        model = m.ScanPlan
+        fields = [
+            "id",
+            "study",
+            "cohort",
+            "animal",
+            "site",
+            "protocol_name",
+            "start_day",
+            "interval_days",
+            "duration_weeks",
+            "window_days",
+            "time_of_day",
+            "lead_days",
+            "active",
+            "visit_days",
+            "n_sessions",
+            "notes",
+            "created_at",
+        ]
+        read_only_fields = ["created_at"]
+
+    def get_visit_days(self, obj) -> list[int]:
+        return visit_days(obj.start_day, obj.interval_days, obj.duration_weeks)
+
+
+class FlagSerializer(serializers.ModelSerializer):
+    animal_label = serializers.CharField(source="animal.label", read_only=True, default=None)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    is_open = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = m.Flag
+        fields = [
+            "id",
+            "study",
+            "kind",
+            "severity",
+            "subject",
+            "animal",
+            "animal_label",
+            "administration",
+            "scan_session",
+            "message",
+            "value",
+            "raised_at",
+            "resolved_at",
+            "acknowledged_at",
+            "acknowledged_by",
+            "acknowledgement_note",
+            "is_open",
+        ]
+        read_only_fields = fields
+
+
+class AcknowledgeSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DueSerializer(serializers.Serializer):
+    """A study's pending administrations on one day (``GET /studies/<id>/due/``)."""
+
+    date = serializers.DateField()
+    study_day = serializers.IntegerField()
+    due_today = AdministrationSerializer(many=True)
+    overdue = AdministrationSerializer(many=True)

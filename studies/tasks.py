@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import socket
 
@@ -9,10 +10,13 @@ from celery import shared_task
 
 from .audit import audit_context
 from .datafiles import absolute, atomic_output, sha256_of
+from .dosing_due import check_dosing as check_dosing_due
 from .exporting import export_relative_path, write_study_export
 from .jobs import JobCancelled
 from .models import StudyExport
+from .scan_plans import run_scan_plans as run_plans
 from .vocabulary import JobState
+from .welfare import check_welfare as check_welfare_flags
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +47,34 @@ def export_study(self, export_id: int) -> str:
         relative_path=str(relative), sha256=sha256_of(final), size_bytes=final.stat().st_size
     )
     return JobState.DONE
+
+
+def _parse_date(date: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(date) if date else None
+
+
+@shared_task(acks_late=True)
+def check_dosing(date: str | None = None) -> dict:
+    """Scheduled: flag overdue administrations (``date``: ISO day, default today)."""
+    with audit_context(source="task", reason="scheduled dosing check"):
+        summary = check_dosing_due(_parse_date(date))
+    log.info("dosing check: %s", summary)
+    return summary
+
+
+@shared_task(acks_late=True)
+def check_welfare() -> dict:
+    """Scheduled: flag weight loss at the studies' warning and humane-endpoint thresholds."""
+    with audit_context(source="task", reason="scheduled welfare check"):
+        summary = check_welfare_flags()
+    log.info("welfare check: %s", summary)
+    return summary
+
+
+@shared_task(acks_late=True)
+def run_scan_plans(date: str | None = None) -> dict:
+    """Scheduled: create upcoming plan sessions and flag overdue or missed ones."""
+    with audit_context(source="task", reason="scheduled scan plans"):
+        summary = run_plans(_parse_date(date))
+    log.info("scan plans: %s", summary)
+    return summary

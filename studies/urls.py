@@ -13,5 +13,7 @@ router.register("body-weights", views.BodyWeightViewSet)
 router.register("scan-sessions", views.ScanSessionViewSet)
 router.register("audit-events", views.AuditEventViewSet)
 router.register("exports", views.StudyExportViewSet)
+router.register("scan-plans", views.ScanPlanViewSet)
+router.register("flags", views.FlagViewSet)
 
 urlpatterns = router.urls

@@ -6,10 +6,14 @@ checks the member's role for the action (too weak: 403) — see ``permissions.py
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.http import FileResponse, Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -17,10 +21,11 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from . import filters, serializers
+from . import filters, scheduling_filters, serializers
 from . import models as m
 from .csv_import import import_animals
 from .datafiles import absolute
+from .dosing_due import due_administrations
 from .permissions import StudyRolePermission, can
 from .tasks import export_study
 from .vocabulary import JobState, Role
@@ -102,6 +107,33 @@ class StudyViewSet(StudyScopedViewSet):
     def perform_create(self, serializer):
         study = serializer.save()
         m.Membership.objects.create(study=study, user=self.request.user, role=Role.OWNER)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "date", OpenApiTypes.DATE, description="The day (ISO 8601); default today."
+            )
+        ],
+        responses=serializers.DueSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def due(self, request, pk=None):
+        """Administrations due on the day and overdue (not recorded as given)."""
+        study = self.get_object()
+        raw = request.query_params.get("date")
+        try:
+            date = dt.date.fromisoformat(raw) if raw else timezone.localdate()
+        except ValueError as exc:
+            raise ValidationError({"date": [f"Not an ISO date: {raw!r}."]}) from exc
+        due = due_administrations(study, date)
+        payload = {
+            "date": date,
+            "study_day": study.study_day(date),
+            "due_today": due.due_today,
+            "overdue": due.overdue,
+        }
+        context = self.get_serializer_context()
+        return Response(serializers.DueSerializer(payload, context=context).data)
 
 
 class MembershipViewSet(StudyScopedViewSet):
@@ -345,3 +377,43 @@ class StudyExportViewSet(
         response = FileResponse(path.open("rb"), as_attachment=True, filename=path.name)  # noqa: SIM115 — FileResponse closes it
         response["X-Checksum-SHA256"] = export.sha256
         return response
+
+
+class ScanPlanViewSet(StudyScopedViewSet):
+    """Longitudinal scan plans; the scheduled job creates their sessions ahead of time."""
+
+    queryset = m.ScanPlan.objects.select_related("study", "cohort", "animal")
+    serializer_class = serializers.ScanPlanSerializer
+    filterset_class = scheduling_filters.ScanPlanFilter
+    ordering_fields = ["start_day", "site", "created_at"]
+
+
+class FlagViewSet(StudyScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """Flags raised by the scheduled checks (welfare, dosing, scan plans).
+
+    Checks raise and resolve them; members with the operator role or above acknowledge
+    them (``acknowledge/``, audited with the note).
+    """
+
+    queryset = m.Flag.objects.select_related("study", "animal", "acknowledged_by")
+    serializer_class = serializers.FlagSerializer
+    filterset_class = scheduling_filters.FlagFilter
+    read_role = Role.VIEWER
+    write_role = Role.OPERATOR
+    ordering_fields = ["raised_at", "severity", "kind"]
+    ordering = ["-raised_at", "-id"]
+    search_fields = ["message", "subject"]
+
+    @extend_schema(request=serializers.AcknowledgeSerializer, responses=serializers.FlagSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        """Mark the flag as seen and handled (once; a second call changes nothing)."""
+        flag = self.get_object()
+        form = serializers.AcknowledgeSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        if flag.acknowledged_at is None:
+            flag.acknowledged_at = timezone.now()
+            flag.acknowledged_by = request.user
+            flag.acknowledgement_note = form.validated_data["note"]
+            flag.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
+        return Response(self.get_serializer(flag).data)

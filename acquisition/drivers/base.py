@@ -2,7 +2,7 @@
 
 Code that runs a scan (the acquisition job, the demo, the tests) depends on the small
 typed protocol :class:`XrayMicroscope` below, never on a vendor class, in the spirit of
-ophyd-async: a driver *produces frames*; the NXtomo writer (:mod:`acquisition.nxtomo`)
+ophyd-async: a driver *produces frames*; the NXtomo writer (:mod:`acquisition.formats`)
 *stores* them; the job wires the two.
 
 Writing a driver for your own instrument
@@ -406,4 +406,3 @@ def n_scan_frames(settings: AcquisitionSettings) -> int:
     """Total number of frames :func:`scan_frames` yields."""
     n_flat_series = int(settings.flats_before) + int(settings.flats_after)
     return settings.n_darks + n_flat_series * settings.n_flats + settings.n_projections
-

@@ -1,8 +1,18 @@
 """Anatomical sites the phantom can model, with their geometry and trabecular targets.
 
 Figures are for adult (12–16 week) female C57BL/6 mice. Trabecular BV/TV: proximal
-tibia metaphysis ≈ 10–20 %, L5 vertebral body ≈ 20–30 %; Tb.Th 30–70 µm, Tb.Sp
-150–300 µm (Bouxsein et al., JBMR 2010;25:1468, and the reference ranges quoted there).
+tibia metaphysis ≈ 10–20 %, distal femur metaphysis ≈ 8–15 %, L5 vertebral body
+≈ 20–30 %, caudal vertebra 6 ≈ 15–25 % (the in vivo micro-CT model of Schulte et al.,
+Bone 2011;48:433); Tb.Th 30–70 µm, Tb.Sp 150–300 µm (Bouxsein et al., JBMR
+2010;25:1468, and the reference ranges quoted there). Every site of
+``studies.vocabulary.AnatomicalSite`` has an entry.
+
+With ``field_sigma_um = 90`` a 128³ phantom at 10 µm measures (local thickness, seeds
+1 and 3): tibia BV/TV 0.16, Tb.Th 39–42 µm, Tb.Sp 170–179 µm; L5 BV/TV 0.24, Tb.Th
+53–62 µm, Tb.Sp 162–175 µm (``tests/acquisition/test_phantom.py`` checks the ranges).
+The outline shrinks to fit smaller fields of view but the trabecular scale does not, so
+use at least 128³ voxels of 10 µm: a 96³ phantom's marrow cavity holds only a few
+trabeculae.
 """
 
 from __future__ import annotations
@@ -52,21 +62,42 @@ _TIBIA = SiteAnatomy(
     flare=0.15,
     soft_tissue_radii_um=(1500.0, 1300.0),
     bv_tv=0.16,
-    field_sigma_um=40.0,
+    field_sigma_um=90.0,
     anisotropy=1.6,
+)
+
+_FEMUR = SiteAnatomy(
+    periosteal_radii_um=(1000.0, 750.0),
+    cortical_thickness_um=80.0,
+    flare=0.25,
+    soft_tissue_radii_um=(2000.0, 1700.0),
+    bv_tv=0.12,
+    field_sigma_um=90.0,
+    anisotropy=1.5,
 )
 
 SITE_ANATOMY: dict[str, SiteAnatomy] = {
     "tibia-left-proximal": _TIBIA,
     "tibia-right-proximal": _TIBIA,
+    "femur-left-distal": _FEMUR,
+    "femur-right-distal": _FEMUR,
     "L5-vertebra": SiteAnatomy(
         periosteal_radii_um=(750.0, 550.0),
         cortical_thickness_um=50.0,
         flare=0.0,
         soft_tissue_radii_um=(1800.0, 1500.0),
         bv_tv=0.24,
-        field_sigma_um=40.0,
+        field_sigma_um=90.0,
         anisotropy=1.4,
+    ),
+    "caudal-vertebra-6": SiteAnatomy(
+        periosteal_radii_um=(600.0, 550.0),
+        cortical_thickness_um=50.0,
+        flare=0.0,
+        soft_tissue_radii_um=(1000.0, 950.0),
+        bv_tv=0.20,
+        field_sigma_um=90.0,
+        anisotropy=1.5,
     ),
 }
 

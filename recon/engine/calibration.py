@@ -85,9 +85,7 @@ def fit_ha_calibration(
     vol = np.asarray(volume)
     dens = np.asarray(densities_mgha_cm3, dtype=np.float64).ravel()
     if len(masks) != dens.size:
-        raise ValueError(
-            f"masks: {len(masks)} masks for {dens.size} densities_mgha_cm3 values"
-        )
+        raise ValueError(f"masks: {len(masks)} masks for {dens.size} densities_mgha_cm3 values")
     if dens.size < 2:
         raise ValueError("densities_mgha_cm3: at least two inserts are needed for a linear fit")
     means = []

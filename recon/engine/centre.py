@@ -14,14 +14,16 @@ object in the central plane, unlike mirrored cross-correlation in cone beam.
 
 Tilt — opposed projections: the projection at ``θ + 180°`` is the one at ``θ``
 reflected across the projected axis, a line tilted by the detector tilt; the
-tilt that minimises the mismatch after that reflection is found the same way.
-Exact for parallel beam, a good approximation for small cone angles.
+tilt that minimises the mismatch after that reflection is found the same way
+(both frames sampled on one axis-aligned grid, so that interpolation does not
+favour the untilted grid).  Exact for parallel beam, a good approximation for
+small cone angles.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -49,6 +51,20 @@ class CentreEstimate:
     axis_offset_px: float
     detector_tilt_deg: float
 
+    def apply(self, geometry: Geometry) -> Geometry:
+        """``geometry`` with this axis offset and tilt (what to reconstruct with)."""
+        return replace(
+            geometry.with_axis_offset(self.axis_offset_px),
+            detector_tilt_deg=self.detector_tilt_deg,
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        """The values used, as plain floats, for storage with the reconstruction."""
+        return {
+            "axis_offset_px": float(self.axis_offset_px),
+            "detector_tilt_deg": float(self.detector_tilt_deg),
+        }
+
 
 def _check(projections, geometry: Geometry) -> np.ndarray:
     p = np.asarray(projections, dtype=np.float32)
@@ -56,21 +72,15 @@ def _check(projections, geometry: Geometry) -> np.ndarray:
         raise ValueError(
             f"projections: shape {p.shape} does not match the geometry {geometry.projection_shape}"
         )
+    if not np.all(np.isfinite(p)):
+        raise ValueError("projections: contain NaN or inf values")
     if geometry.n_angles < 4:
         raise ValueError("projections: at least four angles are needed to find the centre")
     return p
 
 
-def _central_sinogram(p: np.ndarray, geometry: Geometry) -> np.ndarray:
-    row = (geometry.nrows - 1) / 2 - geometry.offset_v_um / geometry.pixel_um
-    row = float(np.clip(row, 0, geometry.nrows - 1))
-    r0 = int(math.floor(row))
-    r1 = min(r0 + 1, geometry.nrows - 1)
-    t = row - r0
-    return ((1 - t) * p[:, r0, :] + t * p[:, r1, :]).astype(np.float64)
-
-
 def _mismatch(sino: np.ndarray, geometry: Geometry, offset_px: float) -> float:
+    """Mean squared difference between a sinogram and its complementary resampling."""
     n_angles, ncols = sino.shape
     theta = np.radians(np.asarray(geometry.angles_deg))
     step = (theta[-1] - theta[0]) / (n_angles - 1)
@@ -83,21 +93,52 @@ def _mismatch(sino: np.ndarray, geometry: Geometry, offset_px: float) -> float:
         gamma = np.zeros_like(u)
     theta_c = theta[:, None] + np.pi - 2 * gamma[None, :]
     col_c = np.broadcast_to(-u / pixel + centre, theta_c.shape)
-    a_idx = (theta_c - theta[0]) / step
-    full = abs(step * n_angles - 2 * np.pi) < 0.5 * abs(step)
+    # The complementary angle, brought into the scanned turn (the same line is
+    # measured again 2π later), as a fractional projection index.
+    a_idx = np.mod((theta_c - theta[0]) * np.sign(step), 2 * np.pi) / abs(step)
+    full = abs(abs(step) * n_angles - 2 * np.pi) < 0.5 * abs(step)
     if full:
         a_idx = np.mod(a_idx, n_angles)
         valid = (col_c >= 0) & (col_c <= ncols - 1)
         mode = "grid-wrap"
     else:
-        valid = (col_c >= 0) & (col_c <= ncols - 1) & (a_idx >= 0) & (a_idx <= n_angles - 1)
+        valid = (col_c >= 0) & (col_c <= ncols - 1) & (a_idx <= n_angles - 1)
         mode = "nearest"
-    # Leave out the columns near the detector edge on either side (truncation).
-    if valid.sum() < 0.1 * valid.size:
+    if valid.sum() < ncols // 2:
         return np.inf
     resampled = ndi.map_coordinates(sino, [a_idx[valid], col_c[valid]], order=1, mode=mode)
     diff = sino[valid] - resampled
     return float(np.mean(diff * diff))
+
+
+def _row_sinogram(p: np.ndarray, row: float) -> np.ndarray:
+    """Sinogram ``[angle, col]`` at a fractional detector row (linear interpolation)."""
+    row = float(np.clip(row, 0, p.shape[1] - 1))
+    r0 = int(math.floor(row))
+    r1 = min(r0 + 1, p.shape[1] - 1)
+    t = row - r0
+    return ((1 - t) * p[:, r0, :] + t * p[:, r1, :]).astype(np.float64)
+
+
+def _best_offset(sino: np.ndarray, geometry: Geometry, lo: float, hi: float) -> float:
+    """Offset in ``[lo, hi]`` minimising :func:`_mismatch`: half-pixel scan, then Brent."""
+    trial = np.arange(lo, hi + 0.25, 0.5)
+    costs = np.array([_mismatch(sino, geometry, float(o)) for o in trial])
+    if not np.isfinite(costs).any():
+        raise ValueError(
+            "projections: too little overlap between complementary rays to find the centre "
+            "(the angles must reach 180° plus the fan angle, both ends included)"
+        )
+    best = int(np.argmin(costs))
+    a = trial[max(best - 1, 0)]
+    b = trial[min(best + 1, trial.size - 1)]
+    res = scipy.optimize.minimize_scalar(
+        lambda o: _mismatch(sino, geometry, float(o)),
+        bounds=(a, b),
+        method="bounded",
+        options={"xatol": 1e-3},
+    )
+    return float(res.x)
 
 
 def find_axis_offset(
@@ -124,24 +165,19 @@ def find_axis_offset(
         ``axis_offset_px``: use ``geometry.with_axis_offset(value)`` to reconstruct.
     """
     p = _check(projections, geometry)
-    sino = _central_sinogram(p, geometry)
     if search_px is None:
         search_px = geometry.ncols / 4
-    trial = np.arange(-search_px, search_px + 0.25, 0.5)
-    costs = np.array([_mismatch(sino, geometry, float(o)) for o in trial])
-    best = int(np.argmin(costs))
-    lo = trial[max(best - 1, 0)]
-    hi = trial[min(best + 1, trial.size - 1)]
-    res = scipy.optimize.minimize_scalar(
-        lambda o: _mismatch(sino, geometry, float(o)),
-        bounds=(lo, hi),
-        method="bounded",
-        options={"xatol": 1e-3},
-    )
-    return float(res.x)
+    sino = _row_sinogram(p, _principal_row(geometry))
+    return _best_offset(sino, geometry, -float(search_px), float(search_px))
 
 
-def _opposed_pairs(angles_deg: np.ndarray, max_pairs: int = 8) -> list[tuple[int, int]]:
+def _principal_row(geometry: Geometry) -> float:
+    """Detector row (fractional) of the central ray, where ``v = 0``."""
+    return (geometry.nrows - 1) / 2 - geometry.offset_v_um / geometry.pixel_um
+
+
+def _opposed_pairs(angles_deg: np.ndarray, max_pairs: int) -> list[tuple[int, int]]:
+    """Up to ``max_pairs`` index pairs of projections 180° apart (within a quarter step)."""
     a = np.asarray(angles_deg, dtype=np.float64)
     step = abs(float(np.median(np.diff(a)))) if a.size > 1 else 1.0
     pairs = []
@@ -159,18 +195,37 @@ def _opposed_pairs(angles_deg: np.ndarray, max_pairs: int = 8) -> list[tuple[int
 def _reflection_mismatch(
     p0: np.ndarray, p180: np.ndarray, axis_col: float, axis_row: float, tilt_rad: float
 ) -> float:
-    rows, cols = np.mgrid[0 : p0.shape[0], 0 : p0.shape[1]].astype(np.float64)
-    qu, qv = cols - axis_col, rows - axis_row
+    """Mismatch of two opposed projections across a projected axis tilted by ``tilt_rad``.
+
+    Both frames are sampled on one grid aligned with the axis line (points
+    ``axis + α·d ± β·d⊥``), so both are interpolated alike at every trial tilt
+    and interpolation does not pull the estimate towards the pixel grid.
+    """
+    nr, nc = p0.shape
+    half = max(nr, nc)
+    al, be = np.mgrid[-half : half + 1, 0 : half + 1].astype(np.float64)
     du, dv = math.sin(tilt_rad), math.cos(tilt_rad)
-    dot = qu * du + qv * dv
-    ru, rv = 2 * dot * du - qu, 2 * dot * dv - qv
-    rr, rc = rv + axis_row, ru + axis_col
-    valid = (rr >= 0) & (rr <= p0.shape[0] - 1) & (rc >= 0) & (rc <= p0.shape[1] - 1)
-    if valid.sum() < 0.1 * valid.size:
+    c1 = axis_col + al * du + be * dv
+    r1 = axis_row + al * dv - be * du
+    c2 = axis_col + al * du - be * dv
+    r2 = axis_row + al * dv + be * du
+    valid = (
+        (r1 >= 0)
+        & (r1 <= nr - 1)
+        & (c1 >= 0)
+        & (c1 <= nc - 1)
+        & (r2 >= 0)
+        & (r2 <= nr - 1)
+        & (c2 >= 0)
+        & (c2 <= nc - 1)
+    )
+    if valid.sum() < nc:
         return np.inf
-    sampled = ndi.map_coordinates(p180, [rr[valid], rc[valid]], order=1)
-    diff = p0[valid] - sampled
-    return float(np.mean(diff * diff))
+    at1 = [r1[valid], c1[valid]]
+    at2 = [r2[valid], c2[valid]]
+    d1 = ndi.map_coordinates(p0, at1, order=1) - ndi.map_coordinates(p180, at2, order=1)
+    d2 = ndi.map_coordinates(p0, at2, order=1) - ndi.map_coordinates(p180, at1, order=1)
+    return float(np.mean(d1 * d1) + np.mean(d2 * d2))
 
 
 def find_tilt(
@@ -179,41 +234,51 @@ def find_tilt(
     axis_offset_px: float = 0.0,
     *,
     max_tilt_deg: float = 5.0,
+    max_pairs: int = 9,
 ) -> float:
     """Detector tilt (degrees) from projections 180° apart.
 
     The projection at ``θ + 180°`` is the one at ``θ`` reflected across the
-    projected rotation axis, a line through the axis column at an angle equal
-    to the tilt (exact in parallel beam, approximate in cone beam); the tilt
-    minimising the mismatch after reflection is returned.
+    projected rotation axis — a line through the axis column, tilted by the
+    detector tilt (exact in parallel beam, close for small cone angles).  The
+    tilt minimising the mismatch after reflection, over ``max_pairs`` opposed
+    pairs, is found by a scan in 0.25° steps refined by Brent's method.
 
     Parameters
     ----------
     projections : array_like, shape (n_angles, nrows, ncols)
+        Line integrals.
     geometry : ParallelBeamGeometry or ConeBeamGeometry
         Angles must contain pairs 180° apart.
     axis_offset_px : float
-        The axis offset (e.g. from :func:`find_axis_offset`).
+        The axis offset on the principal row (e.g. from :func:`find_axis_offset`).
     max_tilt_deg : float
-        Search range.
+        Search range, degrees.
+    max_pairs : int
+        Opposed pairs compared.
 
     Returns
     -------
     float
         ``detector_tilt_deg``.
+
+    Raises
+    ------
+    ValueError
+        When no two projections lie 180° apart.
     """
     p = _check(projections, geometry)
-    pairs = _opposed_pairs(np.asarray(geometry.angles_deg), max_pairs=4)
+    pairs = _opposed_pairs(np.asarray(geometry.angles_deg), max_pairs)
     if not pairs:
-        raise ValueError("angles_deg: no pair of projections 180° apart")
+        raise ValueError("angles_deg: no pair of projections 180° apart to find the tilt")
     axis_col = (geometry.ncols - 1) / 2 + axis_offset_px
-    axis_row = (geometry.nrows - 1) / 2 - geometry.offset_v_um / geometry.pixel_um
+    axis_row = _principal_row(geometry)
+    frames = {k: p[k].astype(np.float64) for pair in pairs for k in pair}
 
     def cost(tilt_deg: float) -> float:
         t = math.radians(tilt_deg)
         return sum(
-            _reflection_mismatch(p[i].astype(np.float64), p[j], axis_col, axis_row, t)
-            for i, j in pairs
+            _reflection_mismatch(frames[i], frames[j], axis_col, axis_row, t) for i, j in pairs
         )
 
     trial = np.arange(-max_tilt_deg, max_tilt_deg + 1e-9, 0.25)

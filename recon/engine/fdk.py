@@ -17,17 +17,37 @@ from __future__ import annotations
 import numpy as np
 
 from .backends import get_backend
-from .filters import apply_ramp_filter
-from .geometry import ConeBeamGeometry, ParallelBeamGeometry, VolumeGeometry, default_volume
+from .filters import apply_ramp_filter, filter_length, ramp_filter
+from .geometry import (
+    ConeBeamGeometry,
+    ParallelBeamGeometry,
+    VolumeGeometry,
+    default_volume,
+    detector_rows_for,
+)
+from .memory import (
+    DEFAULT_ANGLE_BATCH,
+    InsufficientMemoryError,
+    available_memory_bytes,
+    estimate_memory,
+)
 from .weights import (
     angular_weights,
+    half_fan_padding,
     half_fan_weights,
     is_full_scan,
     needs_half_fan,
     parker_weights,
 )
 
-__all__ = ["detector_rows_for", "fbp", "fbp2d", "fdk", "weighted_filtered_projections"]
+__all__ = [
+    "detector_rows_for",
+    "fbp",
+    "fbp2d",
+    "fdk",
+    "projection_weights",
+    "weighted_filtered_projections",
+]
 
 Geometry = ParallelBeamGeometry | ConeBeamGeometry
 _UM_TO_CM = 1e-4
@@ -42,41 +62,77 @@ def _check_projections(projections, geometry: Geometry) -> None:
         )
 
 
-def detector_rows_for(geometry: Geometry, volume: VolumeGeometry) -> tuple[int, int]:
-    """Detector rows ``start:stop`` that a volume (slab) projects onto, with margin.
+def _redundancy_choice(
+    geometry: Geometry, short_scan: bool | None, half_fan: bool | None
+) -> tuple[bool, bool]:
+    full = is_full_scan(geometry)
+    if short_scan is None:
+        short_scan = not full
+    if half_fan is None:
+        half_fan = full and needs_half_fan(geometry)
+    if half_fan and short_scan:
+        raise ValueError("half_fan: offset-detector weights need a full 360° scan")
+    return bool(short_scan), bool(half_fan)
+
+
+def _uses_half_fan(geometry: Geometry, short_scan: bool | None, half_fan: bool | None) -> bool:
+    return _redundancy_choice(geometry, short_scan, half_fan)[1]
+
+
+def projection_weights(
+    geometry: Geometry, short_scan: bool | None = None, half_fan: bool | None = None
+) -> np.ndarray:
+    """Quadrature times redundancy weight of every (angle, column), shape (n_angles, ncols).
 
     Parameters
     ----------
     geometry : ParallelBeamGeometry or ConeBeamGeometry
-    volume : VolumeGeometry
+    short_scan : bool or None
+        Use Parker weights; None decides from the angles (less than a full turn).
+    half_fan : bool or None
+        Use offset-detector weights (full scans only); None decides from the
+        detector offset (:func:`recon.engine.weights.needs_half_fan`).
 
     Returns
     -------
-    tuple of int
-        ``(start, stop)`` clipped to the detector.
+    ndarray, float32
+        Radians (the angular step, times ½ for a full turn, times Parker/Wang weights).
     """
-    z = volume.z_um()
-    zlo, zhi = float(z[0]) - volume.voxel_um, float(z[-1]) + volume.voxel_um
-    ny, nx = volume.shape[1:]
-    oz, oy, ox = volume.origin_um
-    radius = np.hypot(abs(oy) + ny * volume.voxel_um / 2, abs(ox) + nx * volume.voxel_um / 2)
-    if isinstance(geometry, ConeBeamGeometry):
-        mags = [geometry.sdd_um / (geometry.sod_um + s * radius) for s in (-1.0, 1.0)]
-        mags = [m for m in mags if m > 0] or [geometry.magnification]
+    short_scan, half_fan = _redundancy_choice(geometry, short_scan, half_fan)
+    weights = angular_weights(np.asarray(geometry.angles_deg))[:, None]
+    if short_scan:
+        weights = weights * parker_weights(geometry)
     else:
-        mags = [1.0]
-    vs = [zz * m for zz in (zlo, zhi) for m in mags]
-    tilt_margin = abs(np.sin(np.radians(geometry.detector_tilt_deg))) * (
-        radius * max(mags) + abs(geometry.offset_u_um)
-    )
-    v_lo = min(vs) - tilt_margin - geometry.offset_v_um
-    v_hi = max(vs) + tilt_margin - geometry.offset_v_um
-    centre = (geometry.nrows - 1) / 2
-    start = int(np.floor(v_lo / geometry.pixel_um + centre)) - 2
-    stop = int(np.ceil(v_hi / geometry.pixel_um + centre)) + 3
-    start = min(max(start, 0), geometry.nrows - 1)
-    stop = max(min(stop, geometry.nrows), start + 1)
-    return start, stop
+        weights = weights * np.full((1, geometry.ncols), 0.5)
+    if half_fan:
+        weights = weights * half_fan_weights(geometry)[None, :]
+    return weights.astype(np.float32)
+
+
+def _filter_batch(
+    rows: np.ndarray, geometry: Geometry, weights: np.ndarray, window: str, backend=None
+):
+    """Weight (redundancy, cone cosine) and ramp-filter a batch of detector rows.
+
+    A backend with a ``weight_and_filter`` function (the GPU) does it on its device
+    and returns a device array; otherwise numpy/scipy do it here.
+    """
+    cos_weight = None
+    spacing_cm = geometry.pixel_um * _UM_TO_CM
+    if isinstance(geometry, ConeBeamGeometry):
+        u = geometry.u_um()[None, :]
+        v = geometry.v_um()[:, None]
+        sdd = geometry.sdd_um
+        cos_weight = (sdd / np.sqrt(sdd**2 + u**2 + v**2)).astype(np.float32)
+        spacing_cm = geometry.pixel_um / geometry.magnification * _UM_TO_CM
+    if backend is not None and hasattr(backend, "weight_and_filter"):
+        n_pad = filter_length(geometry.ncols)
+        response = ramp_filter(geometry.ncols, spacing_cm, window)
+        return backend.weight_and_filter(rows, weights, cos_weight, response, n_pad)
+    p = rows * weights[:, None, :]
+    if cos_weight is not None:
+        p *= cos_weight[None]
+    return apply_ramp_filter(p, spacing_cm, window)
 
 
 def weighted_filtered_projections(
@@ -95,41 +151,27 @@ def weighted_filtered_projections(
     geometry : ParallelBeamGeometry or ConeBeamGeometry
     filter : str
         Apodisation window (see :func:`recon.engine.filters.ramp_filter`).
-    short_scan : bool or None
-        Use Parker weights; None decides from the angles (less than a full turn).
-    half_fan : bool or None
-        Use offset-detector weights (full scans only); None decides from the
-        detector offset (:func:`recon.engine.weights.needs_half_fan`).
+    short_scan, half_fan : bool or None
+        See :func:`projection_weights`.
 
     Returns
     -------
     ndarray, shape (n_angles, nrows, ncols), float32
     """
     p = np.asarray(projections, dtype=np.float32)
-    full = is_full_scan(geometry)
-    if short_scan is None:
-        short_scan = not full
-    if half_fan is None:
-        half_fan = full and needs_half_fan(geometry)
-    if half_fan and short_scan:
-        raise ValueError("half_fan: offset-detector weights need a full 360° scan")
-    weights = angular_weights(np.asarray(geometry.angles_deg))[:, None]
-    if short_scan:
-        weights = weights * parker_weights(geometry)
-    else:
-        weights = weights * np.full((1, geometry.ncols), 0.5)
-    if half_fan:
-        weights = weights * half_fan_weights(geometry)[None, :]
-    p = p * weights[:, None, :].astype(np.float32)
-    if isinstance(geometry, ConeBeamGeometry):
-        u = geometry.u_um()[None, :]
-        v = geometry.v_um()[:, None]
-        sdd = geometry.sdd_um
-        p *= (sdd / np.sqrt(sdd**2 + u**2 + v**2)).astype(np.float32)[None]
-        spacing_cm = geometry.pixel_um / geometry.magnification * _UM_TO_CM
-    else:
-        spacing_cm = geometry.pixel_um * _UM_TO_CM
-    return apply_ramp_filter(p, spacing_cm, filter)
+    _check_projections(p, geometry)
+    return _filter_batch(p, geometry, projection_weights(geometry, short_scan, half_fan), filter)
+
+
+def _read_rows(projections, a0: int, a1: int, start: int, stop: int) -> np.ndarray:
+    rows = np.asarray(projections[a0:a1, start:stop, :], dtype=np.float32)
+    if not np.all(np.isfinite(rows)):
+        bad = np.argwhere(~np.isfinite(rows))[0]
+        raise ValueError(
+            f"projections: non-finite value (NaN or inf) at angle {a0 + bad[0]}, "
+            f"row {start + bad[1]}, column {bad[2]}"
+        )
+    return rows
 
 
 def _reconstruct(
@@ -140,15 +182,45 @@ def _reconstruct(
     backend,
     short_scan: bool | None,
     half_fan: bool | None,
+    angle_batch: int | None,
+    memory_limit_bytes: int | None,
 ) -> np.ndarray:
     _check_projections(projections, geometry)
     if volume is None:
         volume = default_volume(geometry)
+    be = get_backend(backend)
+    if angle_batch is None:
+        angle_batch = min(geometry.n_angles, DEFAULT_ANGLE_BATCH)
+    angle_batch = int(angle_batch)
+    estimate = estimate_memory(geometry, volume, angle_batch=angle_batch, assemble=False)
+    limit = available_memory_bytes() if memory_limit_bytes is None else int(memory_limit_bytes)
+    if estimate.total_bytes > limit:
+        raise InsufficientMemoryError(
+            estimate.total_bytes,
+            limit,
+            f"reconstructing a {volume.shape} volume in one piece",
+            "use recon.engine.slabs.reconstruct_in_slabs (z-slabs) or a smaller angle_batch",
+        )
     start, stop = detector_rows_for(geometry, volume)
-    rows = np.asarray(projections[:, start:stop, :], dtype=np.float32)
     sub = geometry.crop_rows(start, stop)
-    filtered = weighted_filtered_projections(rows, sub, filter, short_scan, half_fan)
-    return get_backend(backend).backproject_fdk(filtered, sub.kernel_geometry(), volume)
+    weights = projection_weights(sub, short_scan, half_fan)
+    pad = half_fan_padding(sub) if _uses_half_fan(sub, short_scan, half_fan) else (0, 0)
+    if pad != (0, 0):
+        weights = np.pad(weights, ((0, 0), pad))
+        sub = sub.pad_columns(*pad)
+    kg = sub.kernel_geometry()
+    acc = None
+    for a0 in range(0, geometry.n_angles, angle_batch):
+        a1 = min(a0 + angle_batch, geometry.n_angles)
+        rows = _read_rows(projections, a0, a1, start, stop)
+        if pad != (0, 0):
+            rows = np.pad(rows, ((0, 0), (0, 0), pad))
+        filtered = _filter_batch(rows, sub, weights[a0:a1], filter, be)
+        del rows
+        batch_kg = kg._replace(cos=kg.cos[a0:a1], sin=kg.sin[a0:a1])
+        acc = be.backproject_fdk(filtered, batch_kg, volume, acc)
+        del filtered
+    return be.finish_volume(acc)
 
 
 def fdk(
@@ -160,6 +232,8 @@ def fdk(
     backend: str = "auto",
     short_scan: bool | None = None,
     half_fan: bool | None = None,
+    angle_batch: int | None = None,
+    memory_limit_bytes: int | None = None,
 ) -> np.ndarray:
     """Feldkamp–Davis–Kress reconstruction of a circular cone-beam scan.
 
@@ -175,16 +249,37 @@ def fdk(
     filter : {"ram-lak", "shepp-logan", "cosine", "hamming", "hann"}
     backend : {"auto", "cpu", "gpu"}
     short_scan, half_fan : bool or None
-        See :func:`weighted_filtered_projections`.
+        See :func:`projection_weights`.
+    angle_batch : int, optional
+        Projections read, filtered and backprojected together (default 64).
+    memory_limit_bytes : int, optional
+        Peak memory allowed (default: what the system has available).
 
     Returns
     -------
     ndarray, shape volume.shape, float32
         Linear attenuation coefficient, 1/cm.
+
+    Raises
+    ------
+    ValueError
+        Projections whose shape does not match the geometry, or NaN/inf values.
+    recon.engine.memory.InsufficientMemoryError
+        When the estimated peak exceeds ``memory_limit_bytes``.
     """
     if not isinstance(geometry, ConeBeamGeometry):
         raise ValueError("geometry: fdk needs a ConeBeamGeometry (use fbp for parallel beam)")
-    return _reconstruct(projections, geometry, volume, filter, backend, short_scan, half_fan)
+    return _reconstruct(
+        projections,
+        geometry,
+        volume,
+        filter,
+        backend,
+        short_scan,
+        half_fan,
+        angle_batch,
+        memory_limit_bytes,
+    )
 
 
 def fbp(
@@ -195,6 +290,9 @@ def fbp(
     filter: str = "ram-lak",
     backend: str = "auto",
     short_scan: bool | None = None,
+    half_fan: bool | None = None,
+    angle_batch: int | None = None,
+    memory_limit_bytes: int | None = None,
 ) -> np.ndarray:
     """Filtered backprojection of a parallel-beam scan (Kak & Slaney 1988, §3.3).
 
@@ -204,8 +302,9 @@ def fbp(
         Line integrals.
     geometry : ParallelBeamGeometry
     volume : VolumeGeometry, optional
-    filter, backend, short_scan
-        As in :func:`fdk`.
+    filter, backend, short_scan, half_fan, angle_batch, memory_limit_bytes
+        As in :func:`fdk` (an offset detector in a 360° scan — "half acquisition" —
+        gets the offset-detector weights).
 
     Returns
     -------
@@ -213,7 +312,17 @@ def fbp(
     """
     if not isinstance(geometry, ParallelBeamGeometry):
         raise ValueError("geometry: fbp needs a ParallelBeamGeometry (use fdk for cone beam)")
-    return _reconstruct(projections, geometry, volume, filter, backend, short_scan, False)
+    return _reconstruct(
+        projections,
+        geometry,
+        volume,
+        filter,
+        backend,
+        short_scan,
+        half_fan,
+        angle_batch,
+        memory_limit_bytes,
+    )
 
 
 def fbp2d(

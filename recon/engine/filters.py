@@ -15,7 +15,7 @@ import os
 import numpy as np
 import scipy.fft
 
-__all__ = ["FILTERS", "apply_ramp_filter", "ramp_filter"]
+__all__ = ["FILTERS", "apply_ramp_filter", "filter_length", "ramp_filter"]
 
 FILTERS = ("ram-lak", "shepp-logan", "cosine", "hamming", "hann")
 """Apodisation windows accepted by :func:`ramp_filter`."""
@@ -23,6 +23,11 @@ FILTERS = ("ram-lak", "shepp-logan", "cosine", "hamming", "hann")
 
 def _workers() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+def filter_length(n_cols: int) -> int:
+    """FFT length used for rows of ``n_cols`` samples: a fast size ≥ ``2 · n_cols``."""
+    return scipy.fft.next_fast_len(2 * int(n_cols), real=True)
 
 
 def ramp_filter(n_cols: int, spacing_cm: float, window: str = "ram-lak") -> np.ndarray:
@@ -50,7 +55,7 @@ def ramp_filter(n_cols: int, spacing_cm: float, window: str = "ram-lak") -> np.n
         raise ValueError(f"filter: expected one of {FILTERS}, got {window!r}")
     if n_cols < 1:
         raise ValueError(f"n_cols: must be positive, got {n_cols}")
-    n_pad = scipy.fft.next_fast_len(2 * n_cols, real=True)
+    n_pad = filter_length(n_cols)
     n = np.arange(n_pad)
     n = np.where(n > n_pad // 2, n - n_pad, n)
     h = np.zeros(n_pad)
@@ -90,10 +95,11 @@ def apply_ramp_filter(
     """
     n_cols = projections.shape[-1]
     response = ramp_filter(n_cols, spacing_cm, window).astype(np.float32)
-    n_pad = scipy.fft.next_fast_len(2 * n_cols, real=True)
+    n_pad = filter_length(n_cols)
     spectrum = scipy.fft.rfft(
         np.asarray(projections, dtype=np.float32), n=n_pad, axis=-1, workers=_workers()
     )
     spectrum *= response
     out = scipy.fft.irfft(spectrum, n=n_pad, axis=-1, workers=_workers())
+    del spectrum
     return np.ascontiguousarray(out[..., :n_cols], dtype=np.float32)

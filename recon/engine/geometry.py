@@ -38,6 +38,7 @@ __all__ = [
     "ParallelBeamGeometry",
     "VolumeGeometry",
     "default_volume",
+    "detector_rows_for",
 ]
 
 
@@ -182,6 +183,21 @@ class _Detector:
         shift = (start + (n_new - 1) / 2 - (self.nrows - 1) / 2) * self.pixel_um
         return replace(
             self, detector_shape=(n_new, self.ncols), offset_v_um=self.offset_v_um + shift
+        )
+
+    def pad_columns(self, left: int, right: int):
+        """Return the geometry of the detector widened by ``left``/``right`` columns.
+
+        The existing pixels keep their positions (used to hold the filter's tails
+        beyond an offset detector's short side).
+        """
+        left, right = int(left), int(right)
+        if left < 0 or right < 0:
+            raise ValueError(f"pad_columns: need non-negative counts, got {left}, {right}")
+        return replace(
+            self,
+            detector_shape=(self.nrows, self.ncols + left + right),
+            offset_u_um=self.offset_u_um + (right - left) / 2 * self.pixel_um,
         )
 
     def _detector_frame_to_plane(self, u: np.ndarray, v: np.ndarray):
@@ -439,3 +455,43 @@ def default_volume(geometry: ParallelBeamGeometry | ConeBeamGeometry) -> VolumeG
     """
     voxel = geometry.pixel_um / geometry.magnification
     return VolumeGeometry((geometry.nrows, geometry.ncols, geometry.ncols), voxel)
+
+
+def detector_rows_for(
+    geometry: ParallelBeamGeometry | ConeBeamGeometry, volume: VolumeGeometry
+) -> tuple[int, int]:
+    """Detector rows ``start:stop`` that a volume (slab) projects onto, with margin.
+
+    Parameters
+    ----------
+    geometry : ParallelBeamGeometry or ConeBeamGeometry
+    volume : VolumeGeometry
+        The grid (slab, region of interest) to reconstruct.
+
+    Returns
+    -------
+    tuple of int
+        ``(start, stop)`` clipped to the detector.
+    """
+    z = volume.z_um()
+    zlo, zhi = float(z[0]) - volume.voxel_um, float(z[-1]) + volume.voxel_um
+    ny, nx = volume.shape[1:]
+    oz, oy, ox = volume.origin_um
+    radius = np.hypot(abs(oy) + ny * volume.voxel_um / 2, abs(ox) + nx * volume.voxel_um / 2)
+    if isinstance(geometry, ConeBeamGeometry):
+        mags = [geometry.sdd_um / (geometry.sod_um + s * radius) for s in (-1.0, 1.0)]
+        mags = [m for m in mags if m > 0] or [geometry.magnification]
+    else:
+        mags = [1.0]
+    vs = [zz * m for zz in (zlo, zhi) for m in mags]
+    tilt_margin = abs(np.sin(np.radians(geometry.detector_tilt_deg))) * (
+        radius * max(mags) + abs(geometry.offset_u_um)
+    )
+    v_lo = min(vs) - tilt_margin - geometry.offset_v_um
+    v_hi = max(vs) + tilt_margin - geometry.offset_v_um
+    centre = (geometry.nrows - 1) / 2
+    start = int(np.floor(v_lo / geometry.pixel_um + centre)) - 2
+    stop = int(np.ceil(v_hi / geometry.pixel_um + centre)) + 3
+    start = min(max(start, 0), geometry.nrows - 1)
+    stop = max(min(stop, geometry.nrows), start + 1)
+    return start, stop

@@ -39,6 +39,8 @@ def _frames(name: str, value, ndim_ok=(2, 3)) -> np.ndarray:
         raise ValueError(f"{name}: empty array")
     if arr.ndim not in ndim_ok:
         raise ValueError(f"{name}: expected a frame or a stack of frames, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: contains NaN or inf values")
     return arr if arr.ndim == 3 else arr[None]
 
 
@@ -96,9 +98,7 @@ def normalize(
     fa = np.asarray(flat_angles_deg, dtype=np.float64).ravel()
     ang = np.asarray(angles_deg, dtype=np.float64).ravel()
     if fa.size != flats.shape[0]:
-        raise ValueError(
-            f"flat_angles_deg: {fa.size} angles for {flats.shape[0]} flats"
-        )
+        raise ValueError(f"flat_angles_deg: {fa.size} angles for {flats.shape[0]} flats")
     if ang.size != proj.shape[0]:
         raise ValueError(f"angles_deg: {ang.size} angles for {proj.shape[0]} projections")
     order = np.argsort(fa)
@@ -138,6 +138,8 @@ def minus_log(transmission: np.ndarray, min_transmission: float = 1e-6) -> np.nd
     if not min_transmission > 0:
         raise ValueError(f"min_transmission: must be positive, got {min_transmission}")
     t = np.asarray(transmission, dtype=np.float32)
+    if np.isnan(t).any():
+        raise ValueError("transmission: contains NaN values")
     return -np.log(np.maximum(t, np.float32(min_transmission)))
 
 

@@ -73,7 +73,5 @@ class Projector:
         """``Aᵀ y``: unfiltered backprojection, shape ``volume_shape``."""
         projections = np.asarray(projections, dtype=np.float32)
         if projections.shape != self.projection_shape:
-            raise ValueError(
-                f"projections: shape {projections.shape} != {self.projection_shape}"
-            )
+            raise ValueError(f"projections: shape {projections.shape} != {self.projection_shape}")
         return self.backend.adjoint_backproject(projections, self._kg, self.volume)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .fdk import fbp, fdk
 from .geometry import ConeBeamGeometry, ParallelBeamGeometry, VolumeGeometry, default_volume
+from .memory import plan_reconstruction
 
 __all__ = ["Slab", "assemble_slabs", "reconstruct_in_slabs", "split_slabs"]
 
@@ -59,11 +60,13 @@ def split_slabs(
         per_slice = ny * nx * 4
         thickness = max(1, int(max_bytes // per_slice))
         n_slabs = -(-nz // thickness)
-    if not 1 <= n_slabs:
+    if not n_slabs >= 1:
         raise ValueError(f"n_slabs: must be at least 1, got {n_slabs}")
     n_slabs = min(int(n_slabs), nz)
     edges = np.linspace(0, nz, n_slabs + 1).round().astype(int)
-    return [Slab(int(a), int(b), volume.slab(a, b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return [
+        Slab(int(a), int(b), volume.slab(a, b)) for a, b in zip(edges[:-1], edges[1:], strict=True)
+    ]
 
 
 def assemble_slabs(slabs: Iterable[tuple[Slab, np.ndarray]], shape: tuple[int, int, int]):
@@ -103,42 +106,78 @@ def reconstruct_in_slabs(
     geometry: ParallelBeamGeometry | ConeBeamGeometry,
     volume: VolumeGeometry | None = None,
     *,
-    max_bytes: int = 256 * 2**20,
+    memory_limit_bytes: int | None = None,
+    max_bytes: int | None = None,
     sink: Callable[[int, np.ndarray], None] | None = None,
     progress: Callable[[float], None] | None = None,
     **options,
 ) -> np.ndarray | None:
-    """FDK/FBP slab by slab; holds one slab (and its detector rows) at a time.
+    """FDK/FBP slab by slab, projections streamed in batches of angles, in bounded memory.
+
+    The slab thickness and angle batch come from
+    :func:`recon.engine.memory.plan_reconstruction`: the thickest slab whose
+    estimated peak fits ``memory_limit_bytes``.
 
     Parameters
     ----------
     projections : array_like or h5py.Dataset, shape (n_angles, nrows, ncols)
+        Line integrals; only the rows and angles of one batch are read at a time.
     geometry : ParallelBeamGeometry or ConeBeamGeometry
     volume : VolumeGeometry, optional
-    max_bytes : int
-        Largest slab, bytes.
+    memory_limit_bytes : int, optional
+        Peak memory allowed, bytes (default: what the system has available).
+    max_bytes : int, optional
+        Largest slab, bytes (an upper bound on top of the memory plan).
     sink : callable(start, slab), optional
         Receives each slab (e.g. ``VolumeWriter.write_slab``); when given,
         nothing is assembled and None is returned.
     progress : callable(fraction), optional
     **options
-        Passed to :func:`recon.engine.fdk.fdk` / :func:`~recon.engine.fdk.fbp`.
+        Passed to :func:`recon.engine.fdk.fdk` / :func:`~recon.engine.fdk.fbp`
+        (``filter``, ``backend``, ``short_scan``, …).
 
     Returns
     -------
     ndarray or None
+
+    Raises
+    ------
+    recon.engine.memory.InsufficientMemoryError
+        When the job cannot fit the limit even one slice at a time; the message
+        names the memory it needs.
     """
     if volume is None:
         volume = default_volume(geometry)
+    nz, ny, nx = volume.shape
+    cap = None
+    if max_bytes is not None:
+        if max_bytes <= 0:
+            raise ValueError(f"max_bytes: must be positive, got {max_bytes}")
+        cap = max(1, int(max_bytes) // (4 * ny * nx))
+    plan = plan_reconstruction(
+        geometry,
+        volume,
+        memory_limit_bytes=memory_limit_bytes,
+        assemble=sink is None,
+        max_slab_slices=cap,
+    )
     algorithm = fdk if isinstance(geometry, ConeBeamGeometry) else fbp
-    slabs = split_slabs(volume, max_bytes=max_bytes)
+    slabs = split_slabs(volume, n_slabs=-(-nz // plan.slab_slices))
     out = None if sink is not None else np.zeros(volume.shape, dtype=np.float32)
     for n, slab in enumerate(slabs):
-        data = algorithm(projections, geometry, slab.volume, **options)
+        data = algorithm(
+            projections,
+            geometry,
+            slab.volume,
+            angle_batch=plan.angle_batch,
+            memory_limit_bytes=plan.estimate.total_bytes,
+            **options,
+        )
         if sink is not None:
             sink(slab.start, data)
         else:
             out[slab.start : slab.stop] = data
+        del data
         if progress is not None:
             progress((n + 1) / len(slabs))
     return out

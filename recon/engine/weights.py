@@ -22,6 +22,7 @@ from .geometry import ConeBeamGeometry, ParallelBeamGeometry
 
 __all__ = [
     "angular_weights",
+    "half_fan_padding",
     "half_fan_weights",
     "is_full_scan",
     "needs_half_fan",
@@ -123,3 +124,17 @@ def half_fan_weights(geometry: Geometry) -> np.ndarray:
     sign = 1.0 if float(u.max()) >= -float(u.min()) else -1.0
     t = np.clip(sign * u / a, -1.0, 1.0)
     return 2.0 * np.sin(np.pi / 4 * (t + 1.0)) ** 2
+
+
+def half_fan_padding(geometry: Geometry) -> tuple[int, int]:
+    """Columns ``(left, right)`` that make an offset detector symmetric about the axis.
+
+    The ramp-filtered, offset-weighted projection does not vanish beyond the
+    detector's short side; reconstruction filters on a detector widened by these
+    zero columns so that backprojection sees those tails (without them the
+    image is biased by several per cent).
+    """
+    u = geometry.u_um()
+    left, right = -float(u.min()), float(u.max())
+    extra = int(math.ceil(abs(right - left) / geometry.pixel_um - 1e-6))
+    return (extra, 0) if right > left else (0, extra)

@@ -13,9 +13,7 @@ N = 48
 @pytest.fixture(scope="session")
 def cone_geometry() -> ConeBeamGeometry:
     """48² detector, magnification 2, 1° steps over a full turn (cone half-angle ≈ 4°)."""
-    return ConeBeamGeometry(
-        (N, N), 20.0, np.arange(0.0, 360.0, 2.0), sod_um=3000.0, sdd_um=6000.0
-    )
+    return ConeBeamGeometry((N, N), 20.0, np.arange(0.0, 360.0, 2.0), sod_um=3000.0, sdd_um=6000.0)
 
 
 @pytest.fixture(scope="session")

@@ -73,10 +73,10 @@ def bone_phantom(half_width_um: float, mu_bone: float = 3.0, mu_soft: float = 0.
     """Cortical shell (two coaxial elliptic cylinders) with marrow and trabecular rods."""
     s = half_width_um
     parts = [
-        Ellipsoid(mu_bone, (0, 0, 0), (0.8 * s, 0.7 * s, 50 * s)),
+        Ellipsoid(mu_bone, (0, 0, 0), (0.9 * s, 0.8 * s, 50 * s)),
         Ellipsoid(mu_soft - mu_bone, (0, 0, 0), (0.6 * s, 0.5 * s, 50 * s)),
     ]
-    for x, y in [(-0.3, 0.0), (0.25, 0.15), (0.0, -0.25), (0.1, 0.3)]:
+    for x, y in [(-0.35, 0.0), (0.3, 0.15), (0.0, -0.3), (0.1, 0.3)]:
         parts.append(Ellipsoid(mu_bone - mu_soft, (x * s, y * s, 0), (0.06 * s, 0.06 * s, 50 * s)))
     return parts
 
@@ -102,7 +102,9 @@ def voxelise(parts: list[Ellipsoid], volume: VolumeGeometry, supersample: int = 
         for dy in offsets:
             for dx in offsets:
                 z, y, x = np.meshgrid(
-                    volume.z_um() + dz * v, volume.y_um() + dy * v, volume.x_um() + dx * v,
+                    volume.z_um() + dz * v,
+                    volume.y_um() + dy * v,
+                    volume.x_um() + dx * v,
                     indexing="ij",
                 )
                 for e in parts:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.transform import radon
 
-from recon.engine.fdk import fbp2d
+from recon.engine.fdk import fbp
 from recon.engine.geometry import (
     ConeBeamGeometry,
     ParallelBeamGeometry,
@@ -44,8 +44,14 @@ def test_source_and_detector_positions_at_ninety_degrees():
 
 def test_point_projects_where_its_ray_passes():
     g = ConeBeamGeometry(
-        (32, 40), 15.0, [0.0, 37.0, 200.0], sod_um=1000.0, sdd_um=2500.0,
-        offset_u_um=12.0, offset_v_um=-7.0, detector_tilt_deg=2.0,
+        (32, 40),
+        15.0,
+        [0.0, 37.0, 200.0],
+        sod_um=1000.0,
+        sdd_um=2500.0,
+        offset_u_um=12.0,
+        offset_v_um=-7.0,
+        detector_tilt_deg=2.0,
     )
     point = np.array([40.0, -25.0, 30.0])
     for a in range(g.n_angles):
@@ -55,8 +61,10 @@ def test_point_projects_where_its_ray_passes():
         r0, c0 = int(row), int(col)
         fr, fc = row - r0, col - c0
         d = (
-            directions[r0, c0] * (1 - fr) * (1 - fc) + directions[r0, c0 + 1] * (1 - fr) * fc
-            + directions[r0 + 1, c0] * fr * (1 - fc) + directions[r0 + 1, c0 + 1] * fr * fc
+            directions[r0, c0] * (1 - fr) * (1 - fc)
+            + directions[r0, c0 + 1] * (1 - fr) * fc
+            + directions[r0 + 1, c0] * fr * (1 - fc)
+            + directions[r0 + 1, c0 + 1] * fr * fc
         )
         to_point = point - origins[0, 0]
         d /= np.linalg.norm(d)
@@ -85,28 +93,48 @@ def test_default_volume_has_voxel_pixel_over_magnification():
     assert vol.voxel_um == pytest.approx(10.0)
 
 
+def _centroid(image: np.ndarray, row: int, col: int) -> tuple[float, float]:
+    """Intensity centroid of the 3 × 3 neighbourhood of ``(row, col)``."""
+    patch = image[row - 1 : row + 2, col - 1 : col + 2]
+    rr, cc = np.mgrid[-1:2, -1:2]
+    return row + float(np.sum(rr * patch) / patch.sum()), col + float(
+        np.sum(cc * patch) / patch.sum()
+    )
+
+
 @pytest.mark.parametrize("n", [32, 33])
 def test_half_pixel_convention_against_scikit_image(n):
-    """Ours (and ASTRA's) centre is (N−1)/2; scikit-image's is N//2.
+    """Ours (and ASTRA's) grid centre is (N − 1)/2; scikit-image's is N // 2.
 
-    A point at scikit-image's centre pixel (N//2, N//2) projects onto column
-    N//2 at every angle; in our convention that is the axis column only when
-    axis_offset_px = N//2 − (N−1)/2, i.e. 0.5 for even N and 0 for odd N.
+    ``radon(circle=True)`` turns about pixel ``(N//2, N//2)``, which projects onto
+    column ``N//2``; its pixel ``(r, c)`` lies at ``x = c − N//2``,
+    ``y = N//2 − r`` in our frame (its rows run along −y).  So its sinogram is
+    ours with ``axis_offset_px = N//2 − (N − 1)/2`` (0.5 for even N, 0 for odd),
+    and our grid shifted by that offset and flipped in y is its image grid.  A
+    point must come back at its own pixel to a few hundredths of a pixel: a
+    half-pixel slip in either convention moves it by 0.5.
     """
     image = np.zeros((n, n))
-    image[n // 2, n // 2] = 1.0
-    angles = np.arange(0.0, 180.0, 2.0)
-    sino = radon(image, angles, circle=False).T  # (angles, cols)
-    assert sino.shape[1] == n
-    assert np.all(np.argmax(sino, axis=1) == n // 2)
-    axis_offset = n // 2 - (n - 1) / 2
-    g = ParallelBeamGeometry((1, n), 1.0, angles).with_axis_offset(axis_offset)
-    assert g.axis_column == n // 2
-    # Reconstructed with that offset, the point comes back at (N//2, N//2) of our grid
-    # (which our conventions place at x = y = axis_offset).
-    rec = fbp2d(sino, angles, 1.0, axis_offset_px=axis_offset, backend="cpu")
-    assert np.unravel_index(np.argmax(rec), rec.shape) == (n // 2, n // 2)
-    # ASTRA's convention is ours: with no offset the axis is column (N − 1)/2.
+    r0, c0 = n // 2 - 5, n // 2 + 7
+    image[r0, c0] = 1.0
+    angles = np.arange(0.0, 180.0, 1.0)
+    sino = radon(image, angles, circle=True).T  # (angles, cols)
+    assert sino.shape == (angles.size, n)
+    assert np.argmax(sino[0]) == c0  # θ = 0: u = x = c − N//2 on column N//2 + x
+    assert np.argmax(sino[90]) == n // 2 + (n // 2 - r0)  # θ = 90°: u = y = N//2 − r
+
+    offset = n // 2 - (n - 1) / 2
+    assert offset == (0.5 if n % 2 == 0 else 0.0)
+    geometry = ParallelBeamGeometry((1, n), 1.0, angles).with_axis_offset(offset)
+    assert geometry.axis_column == n // 2
+    grid = VolumeGeometry((1, n, n), 1.0, (0.0, offset, -offset))
+    rec = np.flipud(fbp(sino[:, None, :], geometry, grid, backend="cpu")[0])
+
+    assert np.unravel_index(np.argmax(rec), rec.shape) == (r0, c0)
+    row, col = _centroid(rec, r0, c0)
+    assert row == pytest.approx(r0, abs=0.03)
+    assert col == pytest.approx(c0, abs=0.03)
+    # Our own default: with no offset the axis is column (N − 1)/2, as in ASTRA.
     assert ParallelBeamGeometry((1, n), 1.0, angles).axis_column == (n - 1) / 2
 
 
@@ -122,8 +150,11 @@ def test_half_pixel_convention_against_scikit_image(n):
 )
 def test_bad_geometry_names_the_argument(kwargs, argument):
     base = {
-        "detector_shape": (4, 4), "pixel_um": 1.0, "angles_deg": [0.0],
-        "sod_um": 100.0, "sdd_um": 200.0,
+        "detector_shape": (4, 4),
+        "pixel_um": 1.0,
+        "angles_deg": [0.0],
+        "sod_um": 100.0,
+        "sdd_um": 200.0,
     }
     base.update(kwargs)
     with pytest.raises(ValueError, match=argument):

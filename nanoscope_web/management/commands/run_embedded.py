@@ -15,7 +15,8 @@ from nanoscope_web.celery import ensure_broker_folders
 #: Embedded workers: the instrument queue alone (one acquisition at a time), the rest together.
 WORKERS = [
     ("instrument", ["-Q", "instrument", "--pool", "solo"]),
-    ("compute", ["-Q", "gpu,cpu,default", "--pool", "threads", "--concurrency", "2"]),
+    # The compute worker also runs celery beat (the scheduled checks), embedded only.
+    ("compute", ["-Q", "gpu,cpu,default", "--pool", "threads", "--concurrency", "2", "--beat"]),
 ]
 
 
@@ -29,6 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, addr: str, no_demo: bool, no_workers: bool, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("install_schedules", verbosity=0)
         if not no_demo:
             call_command("seed_demo")
         ensure_broker_folders()

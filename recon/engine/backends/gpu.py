@@ -20,6 +20,7 @@ name = "gpu"
 
 _COMMON = r"""
 #define PAD 2
+#define ZPER 2
 struct Geo {
     int cone; double sod, sdd, pixel, off_u, off_v, ct, st, col_c, row_c;
 };
@@ -73,18 +74,22 @@ _SOURCE = (
 extern "C" __global__ void backproject_fdk(
     const float* __restrict__ proj, const double* __restrict__ cosv,
     const double* __restrict__ sinv, const double* __restrict__ xs, const double* __restrict__ ys,
-    double z0, double dz, int nz, int nx, int ny, int n_angles, int pc, int pr, const double* __restrict__ gp,
-    float* __restrict__ out) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    int j = blockIdx.y * blockDim.y + threadIdx.y;
-    int kb = blockIdx.z * 8;
+    double z0, double dz, int nz, int nx, int ny, int n_angles, int pc, int pr,
+    const double* __restrict__ gp, float* __restrict__ out) {
+    // Threads of a warp walk along z: they read consecutive rows of one detector
+    // column (layout [angle, col, row]) and write consecutive voxels ([y, x, z]).
+    const int k_first = blockIdx.x * (blockDim.x * ZPER) + threadIdx.x;
+    const int i = blockIdx.y * blockDim.y + threadIdx.y;
+    const int j = blockIdx.z;
     if (i >= nx || j >= ny) return;
     const Geo g = make_geo(gp);
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double upper_c = pc - 2.0, upper_r = pr - 2.0;
+    const double x = xs[i], y = ys[j];
+    const double upper_c = pc - 2.0, upper_r = pr - 2.0;
+    float acc[ZPER];
+    for (int t = 0; t < ZPER; ++t) acc[t] = 0.0f;
     for (int a = 0; a < n_angles; ++a) {
         double cb, dc, rb, dr, m, xr;
-        column_map(xs[i], ys[j], cosv[a], sinv[a], z0, dz, g, &cb, &dc, &rb, &dr, &m, &xr);
+        column_map(x, y, cosv[a], sinv[a], z0, dz, g, &cb, &dc, &rb, &dr, &m, &xr);
         float w = 1.0f;
         if (g.cone) { double u = m * g.sod / g.sdd; w = (float)(u * u); }
         int k0, k1, k2, k3;
@@ -93,22 +98,25 @@ extern "C" __global__ void backproject_fdk(
         if (k2 > k0) k0 = k2;
         if (k3 < k1) k1 = k3;
         const float* p = proj + (size_t)a * pc * pr;
-        for (int t = 0; t < 8; ++t) {
-            int k = kb + t;
+        const float cbf = (float)cb, dcf = (float)dc, rbf = (float)rb, drf = (float)dr;
+        #pragma unroll
+        for (int t = 0; t < ZPER; ++t) {
+            const int k = k_first + t * blockDim.x;
             if (k < k0 || k >= k1) continue;
-            double cc = cb + dc * k, r = rb + dr * k;
-            int ic = (int)cc, ir = (int)r;
-            float fc = (float)(cc - ic), fr = (float)(r - ir);
-            const float* q0 = p + (size_t)ic * pr;
+            const float cc = cbf + dcf * k, r = rbf + drf * k;
+            const int ic = (int)cc, ir = (int)r;
+            const float fc = cc - ic, fr = r - ir;
+            const float* q0 = p + (size_t)ic * pr + ir;
             const float* q1 = q0 + pr;
-            float lo = (1 - fc) * __ldg(q0 + ir) + fc * __ldg(q1 + ir);
-            float hi = (1 - fc) * __ldg(q0 + ir + 1) + fc * __ldg(q1 + ir + 1);
+            const float lo = (1.0f - fc) * __ldg(q0) + fc * __ldg(q1);
+            const float hi = (1.0f - fc) * __ldg(q0 + 1) + fc * __ldg(q1 + 1);
             acc[t] += w * (lo + fr * (hi - lo));
         }
     }
-    for (int t = 0; t < 8; ++t) {
-        int k = kb + t;
-        if (k < nz) out[((size_t)j * nx + i) * nz + k] = acc[t];
+    #pragma unroll
+    for (int t = 0; t < ZPER; ++t) {
+        const int k = k_first + t * blockDim.x;
+        if (k < nz) out[((size_t)j * nx + i) * nz + k] += acc[t];
     }
 }
 
@@ -180,17 +188,28 @@ extern "C" __global__ void adjoint_gather(
 
 _module = cp.RawModule(code=_SOURCE, options=("--std=c++14",))
 _BLOCK = (16, 8, 1)
+_BP_BLOCK = (32, 4, 1)
+_ZPER = 2
 
 
 def _geo(kg: KernelGeometry) -> cp.ndarray:
     values = (
-        float(kg.cone), kg.sod_um, kg.sdd_um, kg.pixel_um, kg.offset_u_um, kg.offset_v_um,
-        kg.cos_tilt, kg.sin_tilt, kg.col_centre, kg.row_centre,
+        float(kg.cone),
+        kg.sod_um,
+        kg.sdd_um,
+        kg.pixel_um,
+        kg.offset_u_um,
+        kg.offset_v_um,
+        kg.cos_tilt,
+        kg.sin_tilt,
+        kg.col_centre,
+        kg.row_centre,
     )
     return cp.asarray(np.array(values, dtype=np.float64))
 
 
-def _layout(projections: np.ndarray) -> cp.ndarray:
+def layout(projections) -> cp.ndarray:
+    """``[angle, row, col]`` (numpy or CuPy) → padded ``[angle, col + 2·PAD, row + 2·PAD]``."""
     n, r, c = projections.shape
     out = cp.zeros((n, c + 2 * PAD, r + 2 * PAD), dtype=cp.float32)
     out[:, PAD : PAD + c, PAD : PAD + r] = cp.asarray(projections, dtype=cp.float32).transpose(
@@ -199,13 +218,20 @@ def _layout(projections: np.ndarray) -> cp.ndarray:
     return out
 
 
-def _common(kg: KernelGeometry, volume: VolumeGeometry):
+def _common(kg: KernelGeometry, volume: VolumeGeometry) -> tuple:
     nz, ny, nx = volume.shape
     z0 = float(volume.z_um()[0])
     return (
-        cp.asarray(kg.cos), cp.asarray(kg.sin), cp.asarray(volume.x_um()),
-        cp.asarray(volume.y_um()), np.float64(z0), np.float64(volume.voxel_um),
-        np.int32(nz), np.int32(nx), np.int32(ny), np.int32(kg.cos.size),
+        cp.asarray(kg.cos),
+        cp.asarray(kg.sin),
+        cp.asarray(volume.x_um()),
+        cp.asarray(volume.y_um()),
+        np.float64(z0),
+        np.float64(volume.voxel_um),
+        np.int32(nz),
+        np.int32(nx),
+        np.int32(ny),
+        np.int32(kg.cos.size),
     )
 
 
@@ -213,20 +239,97 @@ def _grid(nx: int, ny: int, nz: int) -> tuple[int, int, int]:
     return (-(-nx // _BLOCK[0]), -(-ny // _BLOCK[1]), nz)
 
 
-def backproject_fdk(
-    filtered: np.ndarray, kg: KernelGeometry, volume: VolumeGeometry, angle_block: int = 4
-) -> np.ndarray:
-    """GPU version of :func:`recon.engine.backends.cpu.backproject_fdk`."""
+def weight_and_filter(
+    rows: np.ndarray,
+    weights: np.ndarray,
+    cos_weight: np.ndarray | None,
+    response: np.ndarray,
+    n_pad: int,
+) -> cp.ndarray:
+    """Weight and ramp-filter detector rows on the GPU (cuFFT), result left on the device.
+
+    Parameters
+    ----------
+    rows : ndarray, shape (n_angles, nrows, ncols), float32
+    weights : ndarray, shape (n_angles, ncols)
+        Quadrature and redundancy weights.
+    cos_weight : ndarray, shape (nrows, ncols), or None
+        Cone-beam cosine weights.
+    response : ndarray, shape (n_pad // 2 + 1,)
+        Filter response (:func:`recon.engine.filters.ramp_filter`).
+    n_pad : int
+        FFT length.
+
+    Returns
+    -------
+    cupy.ndarray, shape (n_angles, nrows, ncols), float32
+    """
+    p = cp.asarray(rows, dtype=cp.float32)
+    p *= cp.asarray(weights, dtype=cp.float32)[:, None, :]
+    if cos_weight is not None:
+        p *= cp.asarray(cos_weight, dtype=cp.float32)[None]
+    spectrum = cp.fft.rfft(p, n=n_pad, axis=-1)
+    del p
+    spectrum *= cp.asarray(response, dtype=cp.float32)
+    out = cp.fft.irfft(spectrum, n=n_pad, axis=-1)
+    return cp.ascontiguousarray(out[..., : rows.shape[-1]], dtype=cp.float32)
+
+
+def new_accumulator(volume: VolumeGeometry) -> cp.ndarray:
+    """Zeroed device accumulator, shape (ny, nx, nz), float32."""
     nz, ny, nx = volume.shape
-    proj = _layout(filtered)
-    out = cp.zeros((ny, nx, nz), dtype=cp.float32)
+    return cp.zeros((ny, nx, nz), dtype=cp.float32)
+
+
+def finish_volume(accumulator: cp.ndarray) -> np.ndarray:
+    """The ``[z, y, x]`` numpy volume of a device accumulator."""
+    return cp.asnumpy(cp.ascontiguousarray(accumulator.transpose(2, 0, 1)))
+
+
+def backproject_fdk(
+    filtered,
+    kg: KernelGeometry,
+    volume: VolumeGeometry,
+    accumulator: cp.ndarray | None = None,
+) -> cp.ndarray:
+    """GPU version of :func:`recon.engine.backends.cpu.backproject_fdk`.
+
+    ``filtered`` may be a numpy or a CuPy array; the accumulator stays on the device.
+    """
+    return backproject_layout(layout(filtered), kg, volume, accumulator)
+
+
+def backproject_layout(
+    proj: cp.ndarray,
+    kg: KernelGeometry,
+    volume: VolumeGeometry,
+    accumulator: cp.ndarray | None = None,
+) -> cp.ndarray:
+    """Run the backprojection kernel on projections already in the padded layout.
+
+    Parameters
+    ----------
+    proj : cupy.ndarray, shape (n_angles, ncols + 2·PAD, nrows + 2·PAD), float32
+    kg : KernelGeometry
+    volume : VolumeGeometry
+    accumulator : cupy.ndarray, shape (ny, nx, nz), optional
+
+    Returns
+    -------
+    cupy.ndarray, shape (ny, nx, nz), float32
+    """
+    nz, ny, nx = volume.shape
+    if accumulator is None:
+        accumulator = new_accumulator(volume)
     args = _common(kg, volume)
-    grid = (-(-nx // _BLOCK[0]), -(-ny // _BLOCK[1]), -(-nz // 8))
+    per_block = _BP_BLOCK[0] * _ZPER
+    grid = (-(-nz // per_block), -(-nx // _BP_BLOCK[1]), ny)
     _module.get_function("backproject_fdk")(
-        grid, _BLOCK,
-        (proj, *args, np.int32(proj.shape[1]), np.int32(proj.shape[2]), _geo(kg), out),
+        grid,
+        _BP_BLOCK,
+        (proj, *args, np.int32(proj.shape[1]), np.int32(proj.shape[2]), _geo(kg), accumulator),
     )
-    return cp.asnumpy(out.transpose(2, 0, 1))
+    return accumulator
 
 
 def forward_project(vol: np.ndarray, kg: KernelGeometry, volume: VolumeGeometry) -> np.ndarray:
@@ -236,24 +339,43 @@ def forward_project(vol: np.ndarray, kg: KernelGeometry, volume: VolumeGeometry)
     proj = cp.zeros((kg.cos.size, kg.ncols + 2 * PAD, kg.nrows + 2 * PAD), dtype=cp.float32)
     args = _common(kg, volume)
     _module.get_function("forward_splat")(
-        _grid(nx, ny, kg.cos.size), _BLOCK,
-        (v, *args, np.int32(proj.shape[1]), np.int32(proj.shape[2]), _geo(kg),
-         np.float64(_matched_scale(volume, kg)), proj),
+        _grid(nx, ny, kg.cos.size),
+        _BLOCK,
+        (
+            v,
+            *args,
+            np.int32(proj.shape[1]),
+            np.int32(proj.shape[2]),
+            _geo(kg),
+            np.float64(_matched_scale(volume, kg)),
+            proj,
+        ),
     )
     return cp.asnumpy(proj[:, PAD:-PAD, PAD:-PAD].transpose(0, 2, 1))
 
 
-def adjoint_backproject(
-    proj: np.ndarray, kg: KernelGeometry, volume: VolumeGeometry
-) -> np.ndarray:
+def adjoint_backproject(proj: np.ndarray, kg: KernelGeometry, volume: VolumeGeometry) -> np.ndarray:
     """GPU version of :func:`recon.engine.backends.cpu.adjoint_backproject`."""
     nz, ny, nx = volume.shape
-    p = _layout(np.asarray(proj, dtype=np.float32))
+    p = layout(np.asarray(proj, dtype=np.float32))
     out = cp.zeros((ny, nx, nz), dtype=cp.float32)
     args = _common(kg, volume)
     _module.get_function("adjoint_gather")(
-        _grid(nx, ny, nz), _BLOCK,
-        (p, *args, np.int32(p.shape[1]), np.int32(p.shape[2]), _geo(kg),
-         np.float64(_matched_scale(volume, kg)), out),
+        _grid(nx, ny, nz),
+        _BLOCK,
+        (
+            p,
+            *args,
+            np.int32(p.shape[1]),
+            np.int32(p.shape[2]),
+            _geo(kg),
+            np.float64(_matched_scale(volume, kg)),
+            out,
+        ),
     )
     return cp.asnumpy(out.transpose(2, 0, 1))
+
+
+def synchronize() -> None:
+    """Wait for the device to finish queued work (for timing)."""
+    cp.cuda.get_current_stream().synchronize()

@@ -1,0 +1,359 @@
+"""Model-independent local thickness (Hildebrand & Rüegsegger 1997): Tb.Th, Tb.Sp.
+
+At a point of a structure, the local thickness is the diameter of the largest ball
+that contains the point and fits inside the structure; Tb.Th is its mean over the
+bone, Tb.Sp the same over the marrow.
+
+Exact digital definition (``subvoxel=False``)
+---------------------------------------------
+With ``d(c)`` the Euclidean distance from the centre of structure voxel ``c`` to the
+nearest background voxel centre, the ball of ``c`` is the open ball
+``{p : |p - c| < d(c)}`` (it holds no background voxel centre) and
+
+``τ(p) = max { 2 d(c) : c in the structure, |p - c| < d(c) }``
+
+for every structure voxel ``p`` — the definition of Hildebrand & Rüegsegger on the
+voxel grid, as BoneJ uses it, with ``d`` the exact real distance (no integer-radius
+quantisation: a ball of radius √20 stays √20). It is computed exactly, fast:
+
+1. the squared distance transform ``d²`` (:mod:`analysis.morphometry.edt`, exact
+   integers);
+2. the *distance ridge*: a ball is dropped only when it lies inside the ball of a
+   26-neighbour ``c'``. Every point of the ball of ``c`` is a voxel centre at squared
+   distance at most ``d²(c) - 1`` from ``c``, so the ball is contained as soon as
+   ``√(d²(c) - 1) + |c - c'| < d(c')``; dropping it changes no ``τ``;
+3. each ridge ball paints ``2 d(c)`` onto the voxels it holds (largest value kept),
+   in parallel over z-planes so that no two threads write the same voxel.
+
+Plates of even thickness ``k`` get ``τ = k``; odd ``k`` get ``k + 1``, because the
+distance is measured to the nearest background voxel *centre* (the grid cannot
+place a ball centre on a plate's mid-plane between voxel centres).
+
+Sub-voxel option (``subvoxel=True``)
+------------------------------------
+The surface of a digital structure lies half a voxel beyond its last voxel centre,
+and a medial surface between voxel centres is found from the distance function's
+unit slope: along a line through the voxel and two opposite neighbours (step
+length ``L``) with distances ``d₋``, ``d₊``, the tent through them peaks at
+``(d₋ + d₊) / 2 + L / 2``. At each ridge voxel (the same ridge as above) the ball
+radius is the lowest tent peak over the 13 lines of the 26-neighbourhood (the line
+closest to the medial surface's normal), kept within ``[d - 1/2, d - 1/2 + √3/2]``;
+every voxel starts from its own ball's diameter ``2 d - 1`` and keeps the largest
+ridge diameter ``2 r`` painted on it (closed balls). Plates of any integer
+thickness ``k`` get ``k`` exactly. On the cubic rod lattice of the tests (rod
+diameter 8, period 24 voxels) turned by arbitrary angles, Tb.Th moves by under 2 %
+and Tb.Sp by about 3 %, where the digital definition moves by +8 % and −3 %.
+
+References
+----------
+.. [1] Hildebrand T, Rüegsegger P. A new method for the model-independent assessment
+   of thickness in three-dimensional images. J Microsc 1997;185:67-75.
+.. [2] Dougherty R, Kunzelmann KH. Computing local thickness of 3D structures with
+   ImageJ. Microsc Microanal 2007;13(S02):1678-1679.
+.. [3] Bouxsein ML et al. Guidelines for assessment of bone microstructure in rodents
+   using micro-computed tomography. J Bone Miner Res 2010;25:1468-1486.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from .edt import INFINITE, squared_edt
+
+__all__ = ["ThicknessStats", "local_thickness", "thickness_stats"]
+
+_MAX_RIDGE_OFFSET = 0.5 * np.sqrt(3.0)
+# The 13 lines through a voxel and its 26 neighbours, and their step lengths.
+_LINES = np.array(
+    [
+        (1, 0, 0), (0, 1, 0), (0, 0, 1),
+        (1, 1, 0), (1, -1, 0), (1, 0, 1), (1, 0, -1), (0, 1, 1), (0, 1, -1),
+        (1, 1, 1), (1, 1, -1), (1, -1, 1), (1, -1, -1),
+    ],
+    dtype=np.int64,
+)  # fmt: skip
+_LENGTHS = np.sqrt((_LINES**2).sum(axis=1)).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class ThicknessStats:
+    """Summary of a local thickness map over a phase.
+
+    Attributes
+    ----------
+    mean_um, sd_um, max_um : float
+        Volume-weighted mean, standard deviation (population) and maximum of the
+        local thickness (µm); NaN when the phase is empty.
+    n_voxels : int
+        Voxels the figures summarise.
+    """
+
+    mean_um: float
+    sd_um: float
+    max_um: float
+    n_voxels: int
+
+
+def local_thickness(
+    mask: np.ndarray,
+    *,
+    subvoxel: bool = False,
+) -> np.ndarray:
+    """Local thickness of each voxel of a structure, in voxels.
+
+    Parameters
+    ----------
+    mask : (nz, ny, nx) ndarray of bool
+        The structure (bone for Tb.Th, marrow for Tb.Sp). The array border is a cut:
+        the structure and its background are taken to continue beyond it. A volume
+        with no background at all is treated as framed by background.
+    subvoxel : bool
+        False: the exact digital definition (see the module notes). True: sub-voxel
+        ridge radii, exact on plates of any thickness and much less sensitive to
+        the structure's orientation.
+
+    Returns
+    -------
+    (nz, ny, nx) ndarray of float32
+        Local thickness (voxels) inside the structure, 0 outside.
+
+    Raises
+    ------
+    ValueError
+        If ``mask`` is not a 3-D array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plate = np.zeros((12, 6, 6), bool)
+    >>> plate[3:8] = True
+    >>> float(local_thickness(plate, subvoxel=True)[5, 2, 2])
+    5.0
+    >>> plate[3:9] = True
+    >>> float(local_thickness(plate)[5, 2, 2])
+    6.0
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 3:
+        raise ValueError(f"mask must be a 3-D array [z, y, x], got shape {mask.shape}")
+    mask = np.ascontiguousarray(mask, dtype=np.bool_)
+    out = np.zeros(mask.shape, dtype=np.float32)
+    if not mask.any():
+        return out
+    if mask.all():
+        framed = np.pad(mask, 1)
+        return local_thickness(framed, subvoxel=subvoxel)[1:-1, 1:-1, 1:-1]
+    d2 = squared_edt(mask)
+    if subvoxel:
+        centres, thresholds, values = _subvoxel_ridge(d2)
+        _fill_own_ball(d2, out)
+    else:
+        centres, thresholds, values = _exact_ridge(d2)
+    del d2
+    if centres.shape[0]:
+        order = np.argsort(centres[:, 0], kind="stable")
+        centres, thresholds, values = centres[order], thresholds[order], values[order]
+        starts = np.searchsorted(centres[:, 0], np.arange(mask.shape[0] + 1)).astype(np.int64)
+        reach = int(np.ceil(np.sqrt(thresholds.max()))) if thresholds.size else 0
+        _paint(mask, centres, thresholds, values, starts, reach, out)
+    return out
+
+
+def thickness_stats(
+    thickness: np.ndarray, voxel_um: float, region: np.ndarray | None = None
+) -> ThicknessStats:
+    """Mean, SD and maximum of a local thickness map over its phase.
+
+    Parameters
+    ----------
+    thickness : (nz, ny, nx) ndarray of float
+        A map from :func:`local_thickness` (voxels; 0 outside the phase).
+    voxel_um : float
+        Isotropic voxel size (µm).
+    region : (nz, ny, nx) ndarray of bool, optional
+        Only voxels in the region count (the map itself should be computed on the
+        whole volume, so that balls are not cut by the region's outline).
+
+    Returns
+    -------
+    ThicknessStats
+        The figures in µm.
+    """
+    thickness = np.asarray(thickness)
+    selected = thickness > 0
+    if region is not None:
+        region = np.asarray(region, dtype=bool)
+        if region.shape != thickness.shape:
+            raise ValueError(f"region must have the map's shape {thickness.shape}")
+        selected &= region
+    values = thickness[selected].astype(np.float64)
+    if values.size == 0:
+        nan = float("nan")
+        return ThicknessStats(nan, nan, nan, 0)
+    return ThicknessStats(
+        mean_um=float(values.mean()) * voxel_um,
+        sd_um=float(values.std()) * voxel_um,
+        max_um=float(values.max()) * voxel_um,
+        n_voxels=int(values.size),
+    )
+
+
+def _exact_ridge(d2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ridge centres (n, 3), squared-radius thresholds and diameters (voxels)."""
+    keep = _exact_ridge_mask(d2)
+    centres = np.argwhere(keep).astype(np.int32)
+    del keep
+    squared = d2[centres[:, 0], centres[:, 1], centres[:, 2]].astype(np.float64)
+    # Open ball on integer squared distances: |p - c|² < d² ⇔ |p - c|² <= d² - 1/2.
+    return centres, squared - 0.5, (2.0 * np.sqrt(squared)).astype(np.float32)
+
+
+def _subvoxel_ridge(d2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    keep = _exact_ridge_mask(d2)
+    _add_axis_maxima(d2, keep)
+    centres = np.argwhere(keep).astype(np.int32)
+    del keep
+    r = _tent_radii(d2, centres)
+    return centres, r * r + 1e-6, (2.0 * r).astype(np.float32)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _exact_ridge_mask(d2):  # pragma: no cover - compiled
+    nz, ny, nx = d2.shape
+    keep = np.zeros(d2.shape, np.bool_)
+    for z in numba.prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                own = d2[z, y, x]
+                if own == 0 or own >= INFINITE:
+                    continue
+                inner = np.sqrt(own - 1.0)
+                contained = False
+                for dz in range(-1, 2):
+                    zz = z + dz
+                    if zz < 0 or zz >= nz:
+                        continue
+                    for dy in range(-1, 2):
+                        yy = y + dy
+                        if yy < 0 or yy >= ny:
+                            continue
+                        for dx in range(-1, 2):
+                            xx = x + dx
+                            if xx < 0 or xx >= nx:
+                                continue
+                            other = d2[zz, yy, xx]
+                            if other <= own:
+                                continue
+                            step = np.sqrt(dz * dz + dy * dy + dx * dx)
+                            if inner + step < np.sqrt(other) - 1e-9:
+                                contained = True
+                                break
+                        if contained:
+                            break
+                    if contained:
+                        break
+                keep[z, y, x] = not contained
+    return keep
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _add_axis_maxima(d2, keep):  # pragma: no cover - compiled
+    """Also keep the voxels whose distance is no smaller than at their 6 face neighbours.
+
+    A sub-voxel ball may reach beyond the digital ball that contains it, so the
+    digital ridge alone would drop some of them (e.g. along a layer's rim).
+    """
+    nz, ny, nx = d2.shape
+    for z in numba.prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                own = d2[z, y, x]
+                if own == 0 or keep[z, y, x]:
+                    continue
+                if z > 0 and d2[z - 1, y, x] > own:
+                    continue
+                if z < nz - 1 and d2[z + 1, y, x] > own:
+                    continue
+                if y > 0 and d2[z, y - 1, x] > own:
+                    continue
+                if y < ny - 1 and d2[z, y + 1, x] > own:
+                    continue
+                if x > 0 and d2[z, y, x - 1] > own:
+                    continue
+                if x < nx - 1 and d2[z, y, x + 1] > own:
+                    continue
+                keep[z, y, x] = True
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _tent_radii(d2, centres):  # pragma: no cover - compiled
+    """Sub-voxel ball radius at each ridge centre: the lowest tent peak over 13 lines."""
+    nz, ny, nx = d2.shape
+    n = centres.shape[0]
+    radii = np.empty(n, np.float64)
+    for i in numba.prange(n):
+        z, y, x = centres[i, 0], centres[i, 1], centres[i, 2]
+        own = np.sqrt(np.float64(d2[z, y, x]))
+        best = 1e30
+        for j in range(13):
+            dz, dy, dx = _LINES[j, 0], _LINES[j, 1], _LINES[j, 2]
+            # Beyond the array the distance continues with its value at the centre.
+            za, ya, xa = z - dz, y - dy, x - dx
+            zb, yb, xb = z + dz, y + dy, x + dx
+            lo = own
+            if 0 <= za < nz and 0 <= ya < ny and 0 <= xa < nx:
+                lo = np.sqrt(np.float64(d2[za, ya, xa]))
+            hi = own
+            if 0 <= zb < nz and 0 <= yb < ny and 0 <= xb < nx:
+                hi = np.sqrt(np.float64(d2[zb, yb, xb]))
+            peak = 0.5 * (lo + hi) + 0.5 * _LENGTHS[j]
+            if peak < best:
+                best = peak
+        low = own - 0.5
+        radii[i] = min(max(best, low), low + _MAX_RIDGE_OFFSET)
+    return radii
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _fill_own_ball(d2, out):  # pragma: no cover - compiled
+    nz, ny, nx = d2.shape
+    for z in numba.prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                v = d2[z, y, x]
+                if v > 0:
+                    out[z, y, x] = 2.0 * np.sqrt(v) - 1.0
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _paint(mask, centres, thresholds, values, starts, reach, out):  # pragma: no cover
+    """Paint each ball's value on the structure voxels it holds, plane by plane.
+
+    Ball ``n`` holds the voxels with ``|p - c|² <= thresholds[n]``; ``starts``
+    indexes the centres (sorted by z) by plane. Each thread owns whole output
+    planes, so no write races.
+    """
+    nz, ny, nx = mask.shape
+    for z in numba.prange(nz):
+        for cz in range(max(z - reach, 0), min(z + reach + 1, nz)):
+            dz2 = (z - cz) * (z - cz)
+            for n in range(starts[cz], starts[cz + 1]):
+                rest = thresholds[n] - dz2
+                if rest < 0.0:
+                    continue
+                value = values[n]
+                cy = centres[n, 1]
+                cx = centres[n, 2]
+                ry = int(np.sqrt(rest))
+                for y in range(max(cy - ry, 0), min(cy + ry + 1, ny)):
+                    dy2 = (y - cy) * (y - cy)
+                    rest_x = rest - dy2
+                    if rest_x < 0.0:
+                        continue
+                    rx = int(np.sqrt(rest_x))
+                    for x in range(max(cx - rx, 0), min(cx + rx + 1, nx)):
+                        if mask[z, y, x] and out[z, y, x] < value:
+                            out[z, y, x] = value

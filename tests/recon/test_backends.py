@@ -1,0 +1,42 @@
+"""Backend selection (the CPU backend is what every other test exercises)."""
+
+import numpy as np
+import pytest
+
+from recon.engine.backends import cpu, get_backend, gpu_available
+
+
+def test_named_backends():
+    assert get_backend("cpu") is cpu
+    assert get_backend(cpu) is cpu
+    with pytest.raises(ValueError, match="backend"):
+        get_backend("opencl")
+
+
+@pytest.mark.skipif(gpu_available(), reason="a GPU is present here")
+def test_without_a_gpu_auto_is_cpu_and_gpu_is_refused():
+    assert get_backend("auto") is cpu
+    with pytest.raises(RuntimeError, match="CuPy"):
+        get_backend("gpu")
+
+
+def test_kernel_layout_round_trip():
+    p = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)
+    t = cpu.to_kernel_layout(p)
+    assert t.shape == (2, 5 + 2 * cpu.PAD, 3 + 2 * cpu.PAD)
+    assert t[:, : cpu.PAD].sum() == 0 and t[:, :, -cpu.PAD :].sum() == 0
+    np.testing.assert_array_equal(cpu.from_kernel_layout(t), p)
+
+
+def test_accumulator_adds_batches():
+    from recon.engine.geometry import ParallelBeamGeometry, VolumeGeometry
+
+    g = ParallelBeamGeometry((4, 8), 1.0, [0.0, 90.0])
+    volume = VolumeGeometry((4, 8, 8), 1.0)
+    kg = g.kernel_geometry()
+    p = np.ones(g.projection_shape, np.float32)
+    both = cpu.finish_volume(cpu.backproject_fdk(p, kg, volume))
+    acc = cpu.backproject_fdk(p[:1], kg._replace(cos=kg.cos[:1], sin=kg.sin[:1]), volume)
+    acc = cpu.backproject_fdk(p[1:], kg._replace(cos=kg.cos[1:], sin=kg.sin[1:]), volume, acc)
+    np.testing.assert_allclose(cpu.finish_volume(acc), both)
+    np.testing.assert_allclose(both[1:3, 1:7, 1:7], 2.0)  # inside: one from each angle
