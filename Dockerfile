@@ -14,7 +14,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # libgomp: OpenMP threads of numba, scipy and SimpleITK.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgomp1 \
+    && apt-get install -y --no-install-recommends libgomp1 libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1 \
     && rm -rf /var/lib/apt/lists/* \
     && python -m venv /opt/venv
 

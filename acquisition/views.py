@@ -352,7 +352,7 @@ def dose_budget_rows(user, **scope) -> list[dict]:
     pairs = set(sessions.values_list("animal", "site")) | set(ledger.values_list("animal", "site"))
     delivered = {
         (row["animal"], row["site"]): row["total"]
-        for row in ledger.values("animal", "site").annotate(total=Sum("dose_mgy"))
+        for row in ledger.order_by().values("animal", "site").annotate(total=Sum("dose_mgy"))
     }
     pending_jobs = m.AcquisitionJob.objects.filter(
         session__in=sessions, state__in=[m.AcquisitionState.QUEUED, *m.ACTIVE_STATES]

@@ -229,7 +229,10 @@ def separate_compartments(
     bone = np.asarray(bone, dtype=bool)
     if bone.ndim != 3:
         raise ValueError(f"bone must be a 3-D array [z, y, x], got shape {bone.shape}")
-    for name, value in (("close_radius_vox", close_radius_vox), ("open_radius_vox", open_radius_vox)):
+    for name, value in (
+        ("close_radius_vox", close_radius_vox),
+        ("open_radius_vox", open_radius_vox),
+    ):
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     close_disk = _disk(int(close_radius_vox))
@@ -259,7 +262,10 @@ def separate_compartments(
         envelope=envelope,
         cortical=cortical,
         trabecular=medulla,
-        parameters={"close_radius_vox": int(close_radius_vox), "open_radius_vox": int(open_radius_vox)},
+        parameters={
+            "close_radius_vox": int(close_radius_vox),
+            "open_radius_vox": int(open_radius_vox),
+        },
     )
 
 

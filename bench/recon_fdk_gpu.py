@@ -53,22 +53,47 @@ def main() -> None:
     del filtered
     kg = geometry.kernel_geometry()
     updates = float(np.prod(volume.shape)) * n_angles
-    times = []
-    for _ in range(args.repeats):
-        acc = gpu.new_accumulator(volume)
-        start, stop = cp.cuda.Event(), cp.cuda.Event()
-        start.record()
-        gpu.backproject_layout(proj, kg, volume, acc)
-        stop.record()
-        stop.synchronize()
-        times.append(cp.cuda.get_elapsed_time(start, stop) / 1e3)
-        del acc
+    for z_per_thread in (2, 4, 8, 16):
+        times = []
+        for _ in range(args.repeats + 1):  # the first call compiles this variant
+            acc = gpu.new_accumulator(volume)
+            start, stop = cp.cuda.Event(), cp.cuda.Event()
+            start.record()
+            gpu.backproject_layout(proj, kg, volume, acc, z_per_thread=z_per_thread)
+            stop.record()
+            stop.synchronize()
+            times.append(cp.cuda.get_elapsed_time(start, stop) / 1e3)
+            del acc
+        kernel_s = min(times[1:])
+        default = " (default)" if z_per_thread == gpu.Z_PER_THREAD else ""
+        print(
+            f"kernel, {z_per_thread:2d} z-voxels per thread{default}: {volume.shape} x "
+            f"{n_angles} angles: best {kernel_s:.3f} s of {[round(x, 3) for x in times[1:]]} "
+            f"-> {updates / kernel_s / 1e9:.1f} G voxel-updates/s"
+        )
+    # The texture-unit variant: speed, and its difference from the exact kernel.
+    try:
+        exact = gpu.backproject_layout(proj, kg, volume)
+        times = []
+        for _ in range(args.repeats + 1):
+            acc = gpu.new_accumulator(volume)
+            start, stop = cp.cuda.Event(), cp.cuda.Event()
+            start.record()
+            gpu.backproject_layout_texture(proj, kg, volume, acc)
+            stop.record()
+            stop.synchronize()
+            times.append(cp.cuda.get_elapsed_time(start, stop) / 1e3)
+        difference = float(cp.linalg.norm(acc - exact) / cp.linalg.norm(exact))
+        kernel_s = min(times[1:])
+        print(
+            f"kernel, texture fetch (not the default): best {kernel_s:.3f} s of "
+            f"{[round(x, 3) for x in times[1:]]} -> {updates / kernel_s / 1e9:.1f} G "
+            f"voxel-updates/s; relative difference from the exact kernel {difference:.2e}"
+        )
+        del acc, exact
+    except Exception as exc:  # report and go on to the end-to-end figures
+        print(f"kernel, texture fetch: FAILED {type(exc).__name__}: {exc}")
     del proj
-    kernel_s = min(times)
-    print(
-        f"kernel: {volume.shape} x {n_angles} angles: best {kernel_s:.3f} s of "
-        f"{[round(x, 3) for x in times]} -> {updates / kernel_s / 1e9:.1f} G voxel-updates/s"
-    )
     cp.get_default_memory_pool().free_all_blocks()
 
     # End to end.

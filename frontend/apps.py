@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class FrontendConfig(AppConfig):
     name = "frontend"
     verbose_name = "Pages and viewer"
+
+    def ready(self) -> None:
+        from . import tasks  # noqa: F401 — connects the render-on-new-volume receiver

@@ -22,10 +22,10 @@ import math
 from dataclasses import asdict
 from functools import lru_cache
 
+import numpy as np
 from django.http import HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -33,14 +33,12 @@ from analysis.remodelling.labels import LABEL_NAMES as REMODELLING_NAMES
 from recon.models import Volume
 from recon.volume_store import level_histogram, open_volumes, read_metadata, read_region
 from studies.datafiles import absolute
-from studies.permissions import StudyRolePermission, can
-from studies.vocabulary import Role
 
 from .slice_codec import RAW_FORMATS, encode_png_gray, to_raw_bytes, window_to_uint8
 
 AXES = {"z": 0, "y": 1, "x": 2}
 IMMUTABLE = "private, max-age=31536000, immutable"
-HISTOGRAM_MAX_SIDE = 256
+HISTOGRAM_MAX_SIDE = 128
 PREVIEW_MAX_SIDE = 256
 REMODELLING_LABEL = "remodelling"
 
@@ -53,14 +51,16 @@ class BadParameter(ValueError):
 
 
 def visible_volume(request, volume_id: int) -> Volume:
-    """The volume if the user may read it: invisible → 404, too weak a role → 403."""
-    volume = get_object_or_404(
+    """The volume if the user may read it: another study's (or none) → 404.
+
+    Reading needs the viewer role, the weakest there is: every member and every
+    superuser that ``visible_to`` lets through holds it, so the role check of
+    ``studies.permissions`` can never refuse here and costs no second query.
+    """
+    return get_object_or_404(
         Volume.objects.visible_to(request.user).select_related("session__animal__study"),
         pk=volume_id,
     )
-    if not can(request.user, volume.study, Role.VIEWER):
-        raise PermissionDenied(StudyRolePermission.message)
-    return volume
 
 
 def _etag(volume: Volume, kind: str, params: dict) -> str:
@@ -172,28 +172,27 @@ def _bad(exc: Exception) -> Response:
 # -- file-derived facts (cached per process by sha256) ------------------------------
 
 
+def first_level_within(shapes: list, side: int) -> int:
+    """The first (finest) pyramid level whose largest side is at most ``side`` (else the last)."""
+    return next((k for k, s in enumerate(shapes) if max(s) <= side), len(shapes) - 1)
+
+
 @lru_cache(maxsize=64)
 def _histogram(path: str, sha256: str) -> dict:
-    meta = read_metadata(path)
-    level = next(
-        (k for k, s in enumerate(meta.shapes) if max(s) <= HISTOGRAM_MAX_SIDE), len(meta.shapes) - 1
-    )
+    level = first_level_within(read_metadata(path).shapes, HISTOGRAM_MAX_SIDE)
     return level_histogram(path, level)
 
 
 def _window(path: str, volume: Volume, lo: float | None, hi: float | None) -> tuple[float, float]:
-    if lo is None or hi is None:
-        histogram = _histogram(path, volume.sha256)
-        lo = histogram["p01"] if lo is None else lo
-        hi = histogram["p99"] if hi is None else hi
-    if not hi > lo:
-        raise BadParameter(f"lo, hi: expected lo < hi, got lo={lo}, hi={hi}")
-    return lo, hi
-
-
-def _level_shape(path: str, level: int, label: str | None = None) -> tuple[int, int, int]:
-    group = "volume" if label is None else f"labels/{label}"
-    return tuple(open_volumes.dataset(path, group, level).shape)
+    if lo is not None and hi is not None:
+        if not hi > lo:
+            raise BadParameter(f"lo, hi: expected lo < hi, got lo={lo}, hi={hi}")
+        return lo, hi
+    histogram = _histogram(path, volume.sha256)
+    lo = histogram["p01"] if lo is None else lo
+    hi = histogram["p99"] if hi is None else hi
+    # A constant volume (or a one-sided request) gets a window one unit wide.
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
 
 def _plane(shape: tuple[int, int, int], axis: int) -> tuple[int, int]:
@@ -201,13 +200,12 @@ def _plane(shape: tuple[int, int, int], axis: int) -> tuple[int, int]:
 
 
 def _label_classes(name: str, path: str, shapes: list) -> list[dict]:
+    """Classes of a label volume: the remodelling names, else the values present."""
     if name == REMODELLING_LABEL:
         return [{"value": v, "name": n} for v, n in REMODELLING_NAMES.items() if v != 0]
-    level = next((k for k, s in enumerate(shapes) if max(s) <= 128), len(shapes) - 1)
-    present = sorted(
-        int(v) for v in set(open_volumes.dataset(path, f"labels/{name}", level)[...].ravel())
-    )
-    return [{"value": v, "name": f"{name} {v}"} for v in present if v != 0]
+    level = first_level_within(shapes, HISTOGRAM_MAX_SIDE)
+    present = np.unique(open_volumes.dataset(path, f"labels/{name}", level)[...])
+    return [{"value": int(v), "name": f"{name} {int(v)}"} for v in present if v != 0]
 
 
 # -- endpoints ----------------------------------------------------------------------
@@ -290,7 +288,7 @@ def tile(request, volume_id: int):
     path = str(absolute(volume.relative_path))
     try:
         params = _slice_params(request)
-        shape = _level_shape(path, params["level"])
+        shape = open_volumes.dataset(path, "volume", params["level"]).shape
         rows, cols = _rect(request, _plane(shape, params["axis"]))
         params.update(r0=rows.start, r1=rows.stop, c0=cols.start, c1=cols.stop)
         if params["format"] == "png":
@@ -308,9 +306,13 @@ def tile(request, volume_id: int):
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def label_slice(request, volume_id: int, name: str):
-    """One slice of label volume ``name`` as raw uint8: ``?axis=&index=&level=``."""
+    """One slice of label volume ``name`` as raw uint8: ``?axis=&index=&level=``.
+
+    With ``r0, r1, c0, c1`` it answers that sub-rectangle only (a label tile).
+    """
     volume = visible_volume(request, volume_id)
     path = str(absolute(volume.relative_path))
+    rows, cols = slice(None), slice(None)
     try:
         params = {
             "axis": _axis(request),
@@ -318,12 +320,19 @@ def label_slice(request, volume_id: int, name: str):
             "level": _int(request, "level", 0),
             "name": name,
         }
+        if "r0" in request.query_params:
+            shape = open_volumes.dataset(path, f"labels/{name}", params["level"]).shape
+            rows, cols = _rect(request, _plane(shape, params["axis"]))
+            params.update(r0=rows.start, r1=rows.stop, c0=cols.start, c1=cols.stop)
     except ValueError as exc:
         return _bad(exc)
 
     def produce():
-        values = read_region(path, params["axis"], params["index"], params["level"], label=name)
+        values = read_region(
+            path, params["axis"], params["index"], params["level"], rows, cols, label=name
+        )
         voxel = volume.voxel_size_um * 2 ** params["level"]
+        extra = {"origin": f"{rows.start},{cols.start}"} if rows.start is not None else {}
         return _raw(
             values.tobytes(),
             values.shape,
@@ -332,6 +341,7 @@ def label_slice(request, volume_id: int, name: str):
             0.0,
             level=params["level"],
             voxel_size_um=voxel,
+            **extra,
         )
 
     return _cached(request, volume, "label", params, produce)
@@ -358,8 +368,7 @@ def preview(request, volume_id: int):
             if not label or "/" in label:
                 raise BadParameter(f"label: invalid name {label!r}")
             params["label"] = label
-        shapes = read_metadata(path).shapes
-        level = next((k for k, s in enumerate(shapes) if max(s) <= size), len(shapes) - 1)
+        level = first_level_within(read_metadata(path).shapes, size)
     except ValueError as exc:
         return _bad(exc)
 

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from .views import animals, audit, dashboard, members, sessions, studies, transfer, treatments
+from .views import (
+    animals,
+    audit,
+    dashboard,
+    members,
+    renders,
+    sessions,
+    studies,
+    transfer,
+    treatments,
+)
 
 app_name = "frontend"
 
@@ -8,6 +18,7 @@ S = "studies/<int:study_id>/"
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("queue/", dashboard.queue_panel, name="queue-panel"),
     path("studies/", studies.study_list, name="study-list"),
     path("studies/new/", studies.study_edit, name="study-new"),
     path(S, studies.study_detail, name="study-detail"),
@@ -53,5 +64,45 @@ urlpatterns = [
         f"{S}sessions/<int:session_id>/transition/",
         sessions.session_transition,
         name="session-transition",
+    ),
+    # Scanning: acquisitions, reconstructions (the API's rules, served to the pages).
+    path(
+        f"{S}sessions/<int:session_id>/acquisitions/new/",
+        sessions.acquisition_start,
+        name="acquisition-start",
+    ),
+    path(
+        f"{S}sessions/<int:session_id>/acquisitions/<int:job_id>/<str:action>/",
+        sessions.acquisition_action,
+        name="acquisition-action",
+    ),
+    path(
+        f"{S}sessions/<int:session_id>/reconstructions/new/",
+        sessions.reconstruction_start,
+        name="reconstruction-start",
+    ),
+    # Dose budget use per animal.
+    path(f"{S}dose/", studies.study_dose, name="study-dose"),
+    # Renders and meshes.
+    path(
+        f"{S}volumes/<int:volume_id>/thumbnail.png",
+        renders.volume_thumbnail,
+        name="volume-thumbnail",
+    ),
+    path(
+        f"{S}volumes/<int:volume_id>/surface.<str:fmt>",
+        renders.volume_mesh,
+        name="volume-mesh",
+    ),
+    path(f"{S}volumes/<int:volume_id>/render/", renders.volume_render, name="volume-render"),
+    path(
+        f"{S}animals/<int:animal_id>/strips/<str:site>.png",
+        renders.animal_strip,
+        name="animal-strip",
+    ),
+    path(
+        f"{S}animals/<int:animal_id>/strips/<str:site>/render/",
+        renders.animal_strip_render,
+        name="animal-strip-render",
     ),
 ]

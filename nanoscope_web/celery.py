@@ -18,9 +18,12 @@ QUEUES = ("instrument", "gpu", "cpu", "default")
 
 #: Tasks are routed by the module that defines them.
 TASK_ROUTES = {
+    # The lease sweep must run while the instrument worker is busy or dead.
+    "acquisition.tasks.sweep_acquisition_leases": {"queue": "default"},
     "acquisition.tasks.*": {"queue": "instrument"},
     "recon.tasks.*": {"queue": "gpu"},
     "analysis.tasks.*": {"queue": "cpu"},
+    "frontend.tasks.*": {"queue": "cpu"},
     "studies.tasks.*": {"queue": "default"},
 }
 

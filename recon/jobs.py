@@ -80,7 +80,7 @@ def start_reconstruction(
     )
     from .tasks import reconstruct
 
-    transaction.on_commit(lambda: reconstruct.delay(rec.pk))
+    transaction.on_commit(lambda: reconstruct.delay(rec.pk), robust=True)
     return rec
 
 

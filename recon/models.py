@@ -23,6 +23,7 @@ def validate_parameters(value: dict) -> None:
 
 class VolumeKind(models.TextChoices):
     RECONSTRUCTION = "reconstruction", "Reconstruction"
+    REMODELLING = "remodelling", "Registered follow-up with remodelling labels"
 
 
 class Volume(models.Model):

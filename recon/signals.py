@@ -15,4 +15,4 @@ def reconstruct_new_scan(sender, instance: Scan, created: bool, raw: bool = Fals
     if created and not raw:
         from .jobs import start_automatic_reconstruction
 
-        transaction.on_commit(lambda: start_automatic_reconstruction(instance))
+        transaction.on_commit(lambda: start_automatic_reconstruction(instance), robust=True)

@@ -511,10 +511,13 @@ class OpenVolumes:
     chunk_cache_bytes : int
         HDF5 chunk cache per open dataset, bytes.  Scrolling through z-slices of a
         volume chunked in 64³ re-reads the same chunks 64 times; a cache that holds
-        one layer of chunks (``nx · ny · 64 · itemsize``) decompresses each once.
+        one layer of chunks (``nx · ny · 64 · itemsize``) decompresses each once
+        (512² float32: 64 MiB).  Caches fill only as chunks are read: the worst case
+        is about ``max_files × 2 × chunk_cache_bytes`` (grey values and one label
+        volume at full resolution), 512 MiB per process with the defaults.
     """
 
-    def __init__(self, max_files: int = 8, chunk_cache_bytes: int = 64 << 20) -> None:
+    def __init__(self, max_files: int = 4, chunk_cache_bytes: int = 64 << 20) -> None:
         if max_files < 1:
             raise ValueError(f"max_files: must be positive, got {max_files}")
         if chunk_cache_bytes < 0:

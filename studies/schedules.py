@@ -47,6 +47,13 @@ SCHEDULES: tuple[Schedule, ...] = (
         crontab={"minute": "15"},
         description="Hourly: create upcoming plan sessions; flag overdue and missed ones.",
     ),
+    Schedule(
+        name="nanoscope: acquisition leases",
+        task="acquisition.tasks.sweep_acquisition_leases",
+        crontab={"minute": "*"},
+        description="Every minute: mark scans whose worker died (lease expired) as interrupted.",
+        expire_seconds=60,
+    ),
 )
 
 

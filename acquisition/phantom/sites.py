@@ -7,12 +7,13 @@ Bone 2011;48:433); Tb.Th 30–70 µm, Tb.Sp 150–300 µm (Bouxsein et al., JBMR
 2010;25:1468, and the reference ranges quoted there). Every site of
 ``studies.vocabulary.AnatomicalSite`` has an entry.
 
-With ``field_sigma_um = 90`` a 128³ phantom at 10 µm measures (local thickness, seeds
-1 and 3): tibia BV/TV 0.16, Tb.Th 39–42 µm, Tb.Sp 170–179 µm; L5 BV/TV 0.24, Tb.Th
-53–62 µm, Tb.Sp 162–175 µm (``tests/acquisition/test_phantom.py`` checks the ranges).
-The outline shrinks to fit smaller fields of view but the trabecular scale does not, so
-use at least 128³ voxels of 10 µm: a 96³ phantom's marrow cavity holds only a few
-trabeculae.
+Measured on 128³ phantoms at 10 µm (seeds 1, 3, 7; parallel-plate model Tb.Th =
+2·BV/BS with BS from a marching-cubes surface, Tb.Sp = Tb.Th·(TV/BV − 1)): tibia
+Tb.Th 34–44 µm, Tb.Sp 177–233 µm; L5 43–49 µm, 153–173 µm; caudal vertebra 41–48 µm,
+164–192 µm; femur ≈ 29–38 µm, 210–280 µm (``tests/acquisition/test_phantom.py``
+checks the ranges). The outline shrinks to fit smaller fields of view but the
+trabecular scale does not, so use at least 128³ voxels of 10 µm: a 96³ phantom's
+marrow cavity holds only a few trabeculae.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ _TIBIA = SiteAnatomy(
     flare=0.15,
     soft_tissue_radii_um=(1500.0, 1300.0),
     bv_tv=0.16,
-    field_sigma_um=90.0,
+    field_sigma_um=120.0,
     anisotropy=1.6,
 )
 
@@ -72,7 +73,7 @@ _FEMUR = SiteAnatomy(
     flare=0.25,
     soft_tissue_radii_um=(2000.0, 1700.0),
     bv_tv=0.12,
-    field_sigma_um=90.0,
+    field_sigma_um=140.0,
     anisotropy=1.5,
 )
 
@@ -86,8 +87,8 @@ SITE_ANATOMY: dict[str, SiteAnatomy] = {
         cortical_thickness_um=50.0,
         flare=0.0,
         soft_tissue_radii_um=(1800.0, 1500.0),
-        bv_tv=0.24,
-        field_sigma_um=90.0,
+        bv_tv=0.22,
+        field_sigma_um=110.0,
         anisotropy=1.4,
     ),
     "caudal-vertebra-6": SiteAnatomy(
@@ -96,7 +97,7 @@ SITE_ANATOMY: dict[str, SiteAnatomy] = {
         flare=0.0,
         soft_tissue_radii_um=(1000.0, 950.0),
         bv_tv=0.20,
-        field_sigma_um=90.0,
+        field_sigma_um=110.0,
         anisotropy=1.5,
     ),
 }

@@ -16,13 +16,13 @@ as ``exp(−(t − t_last)/offset_days)`` after the last one (never, for surgery
 Effects of several treatments multiply. Peaks (formation ×, resorption ×):
 
 * ovariectomy: 1.25, 1.85, onset 7 d, permanent — net loss ≈ 1.2 %/day of BV, i.e.
-  ≈ 25–30 % of trabecular BV/TV in 4 weeks and ≈ 45 % in 8 (30–50 % reported in
+  ≈ 22 % of trabecular BV/TV in 4 weeks and ≈ 45 % in 8 (30–50 % over 4–8 weeks in
   the proximal tibia, e.g. Klinck & Boyd, Calcif Tissue Int 2008;83:70);
 * zoledronate: 0.45, 0.20, onset 2 d, offset 120 d (retained in bone; resorption
   suppressed ≈ 80 %, formation falling with it by coupling);
 * alendronate: 0.6, 0.35, onset 3 d, offset 14 d;
 * PTH(1-34) / teriparatide (intermittent): 1.9, 1.3, onset 5 d, offset 4 d (BV/TV
-  +30–60 % in 4 weeks in mice);
+  +30 % here in 4 weeks; +30–60 % reported in mice);
 * mechanical loading (any agent of kind ``loading``): 1.6, 0.85, onset 3 d, offset 7 d
   (Lambers et al. 2011, caudal vertebra loading);
 * sham surgery, vehicles (saline, PBS …) and unknown agents: no effect

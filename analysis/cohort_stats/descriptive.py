@@ -31,9 +31,7 @@ def summarise(table: pd.DataFrame, value: str = "value") -> pd.DataFrame:
     """
     frame = _checked(table, value)
     rows = []
-    for (parameter, cohort, day), group in frame.groupby(
-        ["parameter", "cohort", "day"], sort=True
-    ):
+    for (parameter, cohort, day), group in frame.groupby(["parameter", "cohort", "day"], sort=True):
         values = group[value].to_numpy(dtype=float)
         values = values[~np.isnan(values)]
         n = values.size
@@ -63,7 +61,7 @@ def change_from_baseline(table: pd.DataFrame, baseline_day: float | None = None)
     """
     frame = _checked(table, "value")
     out = []
-    for parameter, group in frame.groupby("parameter", sort=True):
+    for _, group in frame.groupby("parameter", sort=True):
         day0 = group["day"].min() if baseline_day is None else float(baseline_day)
         base = group.loc[group["day"] == day0].set_index("animal")["value"]
         group = group.copy()

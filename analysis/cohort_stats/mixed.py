@@ -125,7 +125,15 @@ def _fit_one(
         note = "cohort × time effects not estimable (a cohort with a single time point?)"
     if note:
         return _nan_block(parameter, names), [
-            parameter, ref, len(endog), n_animals, False, np.nan, np.nan, np.nan, note
+            parameter,
+            ref,
+            len(endog),
+            n_animals,
+            False,
+            np.nan,
+            np.nan,
+            np.nan,
+            note,
         ]
 
     with warnings.catch_warnings(record=True) as caught:

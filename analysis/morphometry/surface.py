@@ -28,7 +28,9 @@ __all__ = ["surface_area", "surface_area_derivative"]
 _SLAB = 48
 
 
-def surface_area(mask: np.ndarray, *, sigma_vox: float = 0.0) -> float:
+def surface_area(
+    mask: np.ndarray, *, sigma_vox: float = 0.0, region: np.ndarray | None = None
+) -> float:
     """Area of the bone surface, in voxel faces (multiply by ``voxel_um²``).
 
     Parameters
@@ -38,17 +40,25 @@ def surface_area(mask: np.ndarray, *, sigma_vox: float = 0.0) -> float:
     sigma_vox : float
         Gaussian smoothing of the indicator before meshing (voxels); 0 meshes the
         binary volume as it is.
+    region : (nz, ny, nx) ndarray of bool, optional
+        Only triangles nearest to a voxel of the region count.
 
     Returns
     -------
     float
         Surface area in units of the voxel face area.
     """
-    areas = _areas(mask, sigma_vox, offsets=(0.0,))
+    areas = _areas(mask, sigma_vox, (0.0,), region)
     return areas[0]
 
 
-def surface_area_derivative(mask: np.ndarray, *, sigma_vox: float = 1.0, step_vox: float = 0.5):
+def surface_area_derivative(
+    mask: np.ndarray,
+    *,
+    sigma_vox: float = 0.8,
+    step_vox: float = 0.5,
+    region: np.ndarray | None = None,
+) -> tuple[float, float]:
     """Surface area and its derivative under a normal displacement of the surface.
 
     The mesh's vertices move by ``±step_vox`` along their (outward) normals;
@@ -62,6 +72,8 @@ def surface_area_derivative(mask: np.ndarray, *, sigma_vox: float = 1.0, step_vo
         Gaussian smoothing before meshing (voxels).
     step_vox : float
         Displacement ``h`` (voxels), > 0.
+    region : (nz, ny, nx) ndarray of bool, optional
+        Only triangles nearest to a voxel of the region count.
 
     Returns
     -------
@@ -72,14 +84,23 @@ def surface_area_derivative(mask: np.ndarray, *, sigma_vox: float = 1.0, step_vo
     """
     if not step_vox > 0:
         raise ValueError(f"step_vox must be > 0, got {step_vox!r}")
-    area, grown, shrunk = _areas(mask, sigma_vox, offsets=(0.0, step_vox, -step_vox))
+    area, grown, shrunk = _areas(mask, sigma_vox, (0.0, step_vox, -step_vox), region)
     return area, (grown - shrunk) / (2.0 * step_vox)
 
 
-def _areas(mask: np.ndarray, sigma_vox: float, offsets: tuple[float, ...]) -> list[float]:
+def _areas(
+    mask: np.ndarray,
+    sigma_vox: float,
+    offsets: tuple[float, ...],
+    region: np.ndarray | None,
+) -> list[float]:
     mask = np.asarray(mask)
     if mask.ndim != 3:
         raise ValueError(f"mask must be a 3-D array [z, y, x], got shape {mask.shape}")
+    if region is not None:
+        region = np.asarray(region, dtype=bool)
+        if region.shape != mask.shape:
+            raise ValueError(f"region must have the mask's shape {mask.shape}")
     if not sigma_vox >= 0:
         raise ValueError(f"sigma_vox must be >= 0, got {sigma_vox!r}")
     nz = mask.shape[0]
@@ -102,7 +123,13 @@ def _areas(mask: np.ndarray, sigma_vox: float, offsets: tuple[float, ...]) -> li
         verts, faces, normals, _ = measure.marching_cubes(field, 0.5, allow_degenerate=False)
         del field
         verts[:, 0] += a  # cell k of the padded volume spans padded planes k, k + 1
-        weights = _border_weights(verts[faces].mean(axis=1), (nz, *mask.shape[1:]))
+        centroids = verts[faces].mean(axis=1)
+        weights = _border_weights(centroids, mask.shape)
+        if region is not None:
+            nearest = np.rint(centroids - 1.0).astype(np.int64)
+            for axis, n in enumerate(mask.shape):
+                np.clip(nearest[:, axis], 0, n - 1, out=nearest[:, axis])
+            weights *= region[nearest[:, 0], nearest[:, 1], nearest[:, 2]]
         # marching_cubes' normals point towards decreasing values: outward of bone.
         for n, offset in enumerate(offsets):
             moved = verts if offset == 0 else verts + offset * normals

@@ -62,6 +62,4 @@ def analyse_remodelling(
     params = parameters or RemodellingParameters()
     labels = classify_remodelling(baseline, followup, params, mask=mask)
     region = None if mask is None else np.asarray(mask, dtype=bool)
-    return measure_remodelling(
-        labels, voxel_um, interval_days, region=region, parameters=params
-    )
+    return measure_remodelling(labels, voxel_um, interval_days, region=region, parameters=params)

@@ -1,4 +1,4 @@
-"""Animal pages: the animal's timeline and weight curve, the animal and weight forms."""
+"""Animal pages: timeline, weight curve, dose against the budget, volumes and renders; forms."""
 
 from __future__ import annotations
 
@@ -11,13 +11,126 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
+from acquisition.views import dose_budget_rows
+from analysis.models import MorphometryResult, RemodellingResult
+from recon.models import Volume
 from studies.models import Animal, BodyWeight, Study
-from studies.vocabulary import Role
+from studies.vocabulary import AnatomicalSite, Role
 
 from ..access import study_for
 from ..charts import weight_chart
 from ..forms import AnimalForm, BodyWeightForm
+from ..tasks import strip_path, strip_volumes, thumbnail_path
 from .common import form_page, saved_by, study_page, welfare_level
+from .renders import render_exists
+
+#: Share of the budget (%) from which a site's dose is flagged.
+DOSE_WARNING_PCT = 80.0
+
+
+@dataclass(frozen=True)
+class DoseUse:
+    """Cumulative dose of one animal at one site against the study's budget (mGy, %)."""
+
+    animal_id: int
+    animal_label: str
+    site: str
+    delivered_mgy: float
+    pending_mgy: float
+    budget_mgy: float
+    remaining_mgy: float
+
+    @property
+    def site_label(self) -> str:
+        return AnatomicalSite(self.site).label
+
+    @property
+    def used_pct(self) -> float:
+        """Delivered dose as a percentage of the budget (may exceed 100 after an override)."""
+        return 100.0 * self.delivered_mgy / self.budget_mgy
+
+    @property
+    def committed_pct(self) -> float:
+        return 100.0 * (self.delivered_mgy + self.pending_mgy) / self.budget_mgy
+
+    @property
+    def bar_used_pct(self) -> float:
+        """Width of the delivered part of a bar (%, at most 100)."""
+        return min(self.used_pct, 100.0)
+
+    @property
+    def bar_pending_pct(self) -> float:
+        """Width of the queued-or-running part of a bar (%, the bar stays within 100)."""
+        return max(min(self.committed_pct, 100.0) - self.bar_used_pct, 0.0)
+
+    @property
+    def level(self) -> str:
+        """``"over"`` past the budget, ``"warning"`` from :data:`DOSE_WARNING_PCT`, else ``""``."""
+        if self.committed_pct > 100.0 + 1e-9:
+            return "over"
+        return "warning" if self.committed_pct >= DOSE_WARNING_PCT else ""
+
+
+def dose_uses(user, **scope) -> list[DoseUse]:
+    """Dose per animal and site the user may see (the API's dose-budget rows), by animal."""
+    return [
+        DoseUse(
+            animal_id=row["animal"],
+            animal_label=row["animal_label"],
+            site=row["site"],
+            delivered_mgy=row["delivered_mgy"],
+            pending_mgy=row["pending_mgy"],
+            budget_mgy=row["budget_mgy"],
+            remaining_mgy=row["remaining_mgy"],
+        )
+        for row in dose_budget_rows(user, **scope)
+    ]
+
+
+@dataclass(frozen=True)
+class SiteVolumes:
+    """An animal's volumes at one site (oldest first) and whether its strip is drawn."""
+
+    site: str
+    label: str
+    volumes: list  # of (Volume, has thumbnail)
+    strip_ready: bool
+
+
+def site_volumes(animal: Animal) -> list[SiteVolumes]:
+    """Per scanned site: every volume (render state) and whether the current strip exists."""
+    volumes = list(
+        Volume.objects.filter(session__animal=animal)
+        .select_related("session")
+        .order_by("session__planned_at", "created_at", "pk")
+    )
+    groups = []
+    for site in sorted({v.session.site for v in volumes}):
+        shown = strip_volumes(animal, site)
+        groups.append(
+            SiteVolumes(
+                site,
+                AnatomicalSite(site).label,
+                [(v, render_exists(thumbnail_path(v))) for v in volumes if v.session.site == site],
+                render_exists(strip_path(animal, site, shown)),
+            )
+        )
+    return groups
+
+
+def animal_results(animal: Animal) -> dict[str, list]:
+    """The animal's morphometry and remodelling results, oldest time point first."""
+    morphometry = (
+        MorphometryResult.objects.filter(volume__session__animal=animal)
+        .select_related("volume__session")
+        .order_by("volume__session__planned_at", "created_at")
+    )
+    remodelling = (
+        RemodellingResult.objects.filter(followup_volume__session__animal=animal)
+        .select_related("followup_volume__session", "label_volume")
+        .order_by("followup_volume__session__planned_at", "created_at")
+    )
+    return {"morphometry": list(morphometry), "remodelling": list(remodelling)}
 
 
 @dataclass(frozen=True)
@@ -124,6 +237,9 @@ def animal_detail(request: HttpRequest, study_id: int, animal_id: int) -> HttpRe
         weights=weights,
         chart=chart,
         events=animal_timeline(study, animal, weights),
+        doses=dose_uses(request.user, animal=animal),
+        site_volumes=site_volumes(animal),
+        results=animal_results(animal),
     )
 
 

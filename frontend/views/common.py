@@ -32,6 +32,7 @@ def study_tabs(study: Study, abilities: Abilities) -> list[Tab]:
         Tab("schedule", "Schedule", reverse("frontend:study-schedule", args=[study.pk])),
         Tab("members", "Members", reverse("frontend:study-members", args=[study.pk])),
         Tab("data", "Import & export", reverse("frontend:study-data", args=[study.pk])),
+        Tab("dose", "Dose", reverse("frontend:study-dose", args=[study.pk])),
     ]
     if abilities.read_audit:
         tabs.append(Tab("audit", "Audit log", reverse("frontend:study-audit", args=[study.pk])))

@@ -1,4 +1,9 @@
-"""The dashboard: my studies, today's and overdue work, the instrument queue."""
+"""The dashboard: my studies, today's and overdue work, the instrument queue.
+
+The queue panel (sessions acquiring or queued, with the running acquisition's progress,
+and the reconstructions queued or running) is also served alone at ``queue/``, which
+``live.js`` fetches every few seconds to keep the panel current.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from acquisition.models import ACTIVE_STATES, AcquisitionJob
+from recon.models import Reconstruction
 from studies.models import Administration, ScanSession, Study, role_at_least
-from studies.vocabulary import AnimalStatus, Role, SessionState
+from studies.vocabulary import AnimalStatus, JobState, Role, SessionState
 
 #: At most this many rows per panel (the full lists are on the study pages and the API).
 PANEL_ROWS = 50
+
+#: Seconds between two refreshes of the queue panel.
+QUEUE_REFRESH_S = 3
 
 #: Sessions that still have to be scanned.
 _TO_SCAN = [SessionState.PLANNED, SessionState.QUEUED]
@@ -44,10 +54,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         Q(planned_at__gte=start, planned_at__lt=end)
         | Q(planned_at__lt=start, actual_at__isnull=True, animal__status=AnimalStatus.ALIVE)
     ).order_by("planned_at", "animal__label")
-    queue = sessions.filter(state__in=[SessionState.ACQUIRING, SessionState.QUEUED]).order_by(
-        "state",
-        "state_changed_at",  # acquiring first, then the queue in order
-    )
     rows = [(study, study.role_of(user), study.study_day(today)) for study in studies]
     context = {
         "today": today,
@@ -58,8 +64,43 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "n_due_sessions": due_sessions.count(),
         "due_doses": due_doses[:PANEL_ROWS],
         "n_due_doses": due_doses.count(),
-        "queue": queue[:PANEL_ROWS],
-        "n_queue": queue.count(),
         "panel_rows": PANEL_ROWS,
+        **instrument_queue(user),
     }
     return render(request, "frontend/dashboard.html", context)
+
+
+def instrument_queue(user) -> dict:
+    """The queue panel's context: sessions acquiring then queued (``queue_rows`` pairs each
+    with its running or paused acquisition, or None), and the reconstructions queued or
+    running."""
+    sessions = ScanSession.objects.visible_to(user).select_related("animal__study")
+    queue = sessions.filter(state__in=[SessionState.ACQUIRING, SessionState.QUEUED]).order_by(
+        "state",
+        "state_changed_at",  # acquiring first, then the queue in order
+    )
+    shown = list(queue[:PANEL_ROWS])
+    jobs = AcquisitionJob.objects.filter(
+        session__in=[s.pk for s in shown], state__in=ACTIVE_STATES
+    ).select_related("protocol", "instrument")
+    reconstructions = (
+        Reconstruction.objects.visible_to(user)
+        .filter(state__in=[JobState.RUNNING, JobState.QUEUED])
+        .select_related("scan__session__animal__study")
+        .order_by("-state", "created_at")  # running first
+    )
+    running = {job.session_id: job for job in jobs}
+    return {
+        "queue": shown,
+        "queue_rows": [(session, running.get(session.pk)) for session in shown],
+        "n_queue": queue.count(),
+        "reconstructions": list(reconstructions[:PANEL_ROWS]),
+        "queue_refresh_s": QUEUE_REFRESH_S,
+    }
+
+
+@login_required
+def queue_panel(request: HttpRequest) -> HttpResponse:
+    """The instrument queue panel alone (HTML fragment, refreshed by ``live.js``)."""
+    context = {**instrument_queue(request.user), "panel_rows": PANEL_ROWS}
+    return render(request, "frontend/partials/queue.html", context)

@@ -17,6 +17,7 @@ from ..access import study_for
 from ..charts import timeline
 from ..forms import CohortForm, StudyForm
 from ..weeks import study_weeks
+from .animals import DOSE_WARNING_PCT, dose_uses
 from .common import form_page, study_page, welfare_level
 
 
@@ -145,3 +146,20 @@ def _treatment_label(treatment: Treatment) -> str:
     dose = f" {dose.normalize():f} {treatment.get_dose_unit_display()}" if dose else ""
     route = "" if treatment.kind == TreatmentKind.SURGERY else f" {treatment.route}"
     return f"{treatment.agent}{dose}{route}"
+
+
+@login_required
+def study_dose(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Dose budget use per animal and site: a table with bars (any member)."""
+    study = study_for(request, study_id)
+    uses = dose_uses(request.user, animal__study=study)
+    return study_page(
+        request,
+        study,
+        "dose",
+        "frontend/study_dose.html",
+        uses=uses,
+        n_over=sum(1 for use in uses if use.level == "over"),
+        n_warning=sum(1 for use in uses if use.level == "warning"),
+        warning_pct=DOSE_WARNING_PCT,
+    )

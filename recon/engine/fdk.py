@@ -54,7 +54,7 @@ _UM_TO_CM = 1e-4
 
 
 def _check_projections(projections, geometry: Geometry) -> None:
-    shape = tuple(projections.shape)
+    shape = tuple(np.shape(projections))
     if shape != geometry.projection_shape:
         raise ValueError(
             f"projections: shape {shape} does not match the geometry "

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from .backends.cpu import PAD
 from .filters import filter_length
 from .geometry import ConeBeamGeometry, ParallelBeamGeometry, VolumeGeometry, detector_rows_for
+from .weights import half_fan_padding, is_full_scan, needs_half_fan
 
 __all__ = [
     "InsufficientMemoryError",
@@ -39,11 +40,14 @@ DEFAULT_ANGLE_BATCH = 64
 
 
 def _format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+    """``n`` bytes in B, KiB, MiB or GiB (one decimal)."""
+    if n < 1024:
+        return f"{int(n)} B"
+    for unit in ("KiB", "MiB", "GiB"):
         n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover - loop always returns
+        if n < 1024 or unit == "GiB":
+            break
+    return f"{n:.1f} {unit}"
 
 
 class InsufficientMemoryError(MemoryError):
@@ -187,11 +191,14 @@ def estimate_memory(
     t = min(t, nz)
     b = min(b, geometry.n_angles)
     rows = _rows_needed(geometry, volume, t)
+    cols = geometry.ncols
+    if is_full_scan(geometry) and needs_half_fan(geometry):
+        cols += sum(half_fan_padding(geometry))  # the widened, symmetric detector
     voxels = nz * ny * nx
     return MemoryEstimate(
         output_bytes=_F32 * voxels if assemble else 0,
         slab_bytes=2 * _F32 * t * ny * nx,
-        batch_bytes=batch_bytes(b, rows, geometry.ncols),
+        batch_bytes=batch_bytes(b, rows, cols),
     )
 
 

@@ -192,20 +192,26 @@ def remove_zingers(frames: np.ndarray, *, threshold: float = 0.3, size: int = 3)
 
     Parameters
     ----------
-    frames : ndarray, shape (n, nrows, ncols)
-        Counts or transmission.
+    frames : ndarray, shape (n, nrows, ncols) or (nrows, ncols)
+        Counts or transmission (positive quantities).
     threshold : float
         Relative deviation from the local median above which a pixel is replaced.
     size : int
         Median window (pixels).
+
+    Returns
+    -------
+    ndarray, shape of ``frames``, float32
     """
+    if size < 3:
+        raise ValueError(f"size: must be at least 3, got {size}")
     arr = _frames("frames", frames).copy()
     med = ndi.median_filter(arr, size=(1, size, size), mode="reflect")
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.abs(arr - med) / np.abs(med)
     bad = rel > threshold
     arr[bad] = med[bad]
-    return arr
+    return arr if np.ndim(frames) == 3 else arr[0]
 
 
 def remove_stripes(projections: np.ndarray, size: int = 11) -> np.ndarray:

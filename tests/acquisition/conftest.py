@@ -63,14 +63,21 @@ def staff(db):
 
 
 class FakeDriver:
-    """A frame source for the job tests: 2×2 frames, with a hook called before each frame.
+    """A frame source for the job tests: 2×2 frames, with hooks at known points.
 
+    ``on_prepare()`` runs in ``prepare`` (after the job was claimed, before any frame);
     ``on_frame(n)`` runs before frame ``n`` (0-based over the whole scan) is yielded, so
     a test can set a flag in the database at a known point of the scan.
     """
 
-    def __init__(self, on_frame: Callable[[int], None] | None = None, fail_at: int | None = None):
+    def __init__(
+        self,
+        on_frame: Callable[[int], None] | None = None,
+        fail_at: int | None = None,
+        on_prepare: Callable[[], None] | None = None,
+    ):
         self.on_frame = on_frame or (lambda n: None)
+        self.on_prepare = on_prepare or (lambda: None)
         self.fail_at = fail_at
         self.aborted = False
         self.frames_yielded = 0
@@ -85,6 +92,7 @@ class FakeDriver:
 
     def prepare(self, settings: AcquisitionSettings) -> None:
         self.settings = settings
+        self.on_prepare()
 
     def geometry(self) -> ScanGeometry:
         return ScanGeometry(25_000.0, 250_000.0, 44.0, 2, 2, 0.5)

@@ -315,13 +315,26 @@ def test_protocol_for_another_site_is_refused(world, instrument):
 
 def test_abort_between_claim_and_first_frame_takes_no_frame(world, protocol):
     job = _request(world, protocol)
-    jobs.claim(job.pk, owner="worker-1")  # the worker won the job …
-    jobs.abort(job, user=world.users["operator"])  # … just as someone aborted it
-    driver = FakeDriver()
-    outcome = jobs._run(
-        am.AcquisitionJob.objects.get(pk=job.pk), "worker-1", driver, None, 60.0, 0.0, None
-    )
+    operator = world.users["operator"]
+    # the worker has won the job and prepares the instrument as someone aborts it
+    driver = FakeDriver(on_prepare=lambda: jobs.abort(job, user=operator))
+    outcome = _run(job, driver)
     assert outcome.state == "cancelled"
     assert driver.aborted and driver.frames_yielded == 0
     assert _files(job) == []
     assert not am.DoseRecord.objects.filter(job=job).exists()
+
+
+def test_sweep_command_reports_what_it_marked(world, protocol):
+    import io
+
+    from django.core.management import call_command
+
+    job = _request(world, protocol)
+    jobs.claim(job.pk, owner="dead-worker", lease_s=-1.0)  # a lease already run out
+    out = io.StringIO()
+    call_command("sweep_acquisition_leases", stdout=out)
+    assert f"acquisition {job.pk}: interrupted" in out.getvalue()
+    assert "1 acquisition(s) marked interrupted." in out.getvalue()
+    job.refresh_from_db()
+    assert job.state == "interrupted"

@@ -1,4 +1,4 @@
-"""Shared fixtures for the reconstruction-engine tests (no Django)."""
+"""Shared fixtures for the reconstruction-engine tests (small analytic cases, no database)."""
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ N = 48
 
 @pytest.fixture(scope="session")
 def cone_geometry() -> ConeBeamGeometry:
-    """48² detector, magnification 2, 1° steps over a full turn (cone half-angle ≈ 4°)."""
+    """48² detector, magnification 2, 2° steps over a full turn (cone half-angle ≈ 4°)."""
     return ConeBeamGeometry((N, N), 20.0, np.arange(0.0, 360.0, 2.0), sod_um=3000.0, sdd_um=6000.0)
 
 
@@ -27,19 +27,3 @@ def cone_shepp_logan(cone_geometry):
     vol = default_volume(cone_geometry)
     parts = shepp_logan_3d(0.45 * N * vol.voxel_um)
     return parts, project(parts, cone_geometry)
-
-
-@pytest.fixture(scope="session")
-def fast_password_hashing():
-    """The engine tests use no Django: override the project-wide autouse fixture."""
-
-
-@pytest.fixture(scope="session")
-def data_root(tmp_path_factory):
-    """A data root without Django settings (overrides the project-wide fixture)."""
-    return tmp_path_factory.mktemp("data-root")
-
-
-def rel_rmse(a: np.ndarray, b: np.ndarray) -> float:
-    """‖a − b‖ / ‖b‖ (root mean square)."""
-    return float(np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(b**2)))

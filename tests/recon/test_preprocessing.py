@@ -156,3 +156,11 @@ def test_beam_hardening_polynomial():
     np.testing.assert_allclose(beam_hardening_correction(p, [0.0, 1.0, 0.1]), [0.0, 1.1, 2.4])
     with pytest.raises(ValueError, match="coefficients"):
         beam_hardening_correction(p, [])
+
+
+def test_zinger_removal_keeps_a_single_frame_two_dimensional():
+    frame = np.full((6, 6), 100.0)
+    frame[2, 3] = 900.0
+    out = remove_zingers(frame)
+    assert out.shape == (6, 6)
+    assert out[2, 3] == pytest.approx(100.0)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recon.models import Volume
-from recon.volume_store import write_volume
+from recon.volume_store import read_metadata, write_volume
 from studies import models as m
 from studies.datafiles import absolute
 from tests.studies.conftest import World, world  # noqa: F401 — shared fixture
@@ -41,19 +41,23 @@ def make_volume(session, name: str, volume: np.ndarray, labels=None, **options) 
     options.setdefault("chunk", 8)
     options.setdefault("min_level_size", 4)
     sha = write_volume(path, volume, VOXEL_UM, "1/cm", labels=labels, **options)
-    from recon.volume_store import read_metadata
-
     meta = read_metadata(path)
-    return Volume.objects.create(
-        session=session,
-        relative_path=relative,
-        sha256=sha,
-        size_bytes=path.stat().st_size,
-        shape=list(volume.shape),
-        voxel_size_um=VOXEL_UM,
-        units="1/cm",
-        n_levels=len(meta.shapes),
+    # bulk_create sends no post_save: the analyses that a landing volume starts stay out.
+    (record,) = Volume.objects.bulk_create(
+        [
+            Volume(
+                session=session,
+                relative_path=relative,
+                sha256=sha,
+                size_bytes=path.stat().st_size,
+                shape=list(volume.shape),
+                voxel_size_um=VOXEL_UM,
+                units="1/cm",
+                n_levels=len(meta.shapes),
+            )
+        ]
     )
+    return record
 
 
 @pytest.fixture

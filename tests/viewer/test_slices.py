@@ -8,7 +8,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.viewer.conftest import SHAPE, ramp, remodelling_labels
+from tests.viewer.conftest import SHAPE, make_volume, ramp, remodelling_labels
 from tests.viewer.pngdecode import decode_gray_png
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +71,9 @@ def test_png_without_a_window_uses_the_robust_range(world, volume):
 
 
 def test_coarser_levels_are_block_means(world, volume):
-    response = world.client("viewer").get(url("slice", volume, axis="z", index=1, level=1, fmt="f32"))
+    response = world.client("viewer").get(
+        url("slice", volume, axis="z", index=1, level=1, fmt="f32")
+    )
     assert response["X-Level"] == "1"
     assert response["X-Voxel-Size-Um"] == "10.0"
     values = raw(response)
@@ -186,3 +188,36 @@ def test_bad_parameters_are_400_naming_the_parameter(world, volume, name, query,
     response = world.client("viewer").get(url(name, volume, **query))
     assert response.status_code == 400
     assert word in response.json()["detail"]
+
+
+def test_other_label_volumes_list_the_values_present(world):
+    segmentation = np.zeros(SHAPE, np.uint8)
+    segmentation[2:6] = 1
+    segmentation[10:12, :4] = 5
+    volume = make_volume(world.session, "seg", ramp(), labels={"segmentation": segmentation})
+    meta = world.client("viewer").get(url("metadata", volume)).json()
+    classes = meta["labels"]["segmentation"]["classes"]
+    assert [(c["value"], c["name"]) for c in classes] == [
+        (1, "segmentation 1"),
+        (5, "segmentation 5"),
+    ]
+
+
+def test_a_constant_volume_gets_a_usable_default_window(world):
+    volume = make_volume(world.session, "flat", np.full(SHAPE, 2.5, np.float32))
+    response = world.client("viewer").get(url("slice", volume, axis="z", index=0))
+    assert response.status_code == 200
+    # The window [2.5, 3.5] puts the constant at its bottom: black.
+    assert not decode_gray_png(response.content).any()
+
+
+def test_label_tiles_are_sub_rectangles_of_the_label_slice(world, volume):
+    response = world.client("viewer").get(
+        url("label", volume, label_name="remodelling", axis="z", index=6, r0=2, r1=9, c0=1, c1=7)
+    )
+    assert response["X-Origin"] == "2,1"
+    np.testing.assert_array_equal(raw(response), remodelling_labels()[6, 2:9, 1:7])
+    bad = world.client("viewer").get(
+        url("label", volume, label_name="remodelling", axis="z", index=6, r0=2, r1=99, c0=1, c1=7)
+    )
+    assert bad.status_code == 400 and "r0" in bad.json()["detail"]

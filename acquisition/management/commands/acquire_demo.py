@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from acquisition.demo import acquire_demo
+from nanoscope_web.celery import ensure_broker_folders
 
 
 class Command(BaseCommand):
@@ -22,6 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, all, limit, paced, worker, **options):
         if limit is not None and limit < 1:
             raise CommandError("--limit must be at least 1")
+        ensure_broker_folders()  # a finished scan queues its reconstruction
         try:
             job_ids = acquire_demo(
                 include_future=all,

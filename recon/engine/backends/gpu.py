@@ -10,6 +10,8 @@ by :func:`recon.engine.backends.get_backend` when a device is present.
 
 from __future__ import annotations
 
+import functools
+
 import cupy as cp
 import numpy as np
 
@@ -20,7 +22,6 @@ name = "gpu"
 
 _COMMON = r"""
 #define PAD 2
-#define ZPER 2
 struct Geo {
     int cone; double sod, sdd, pixel, off_u, off_v, ct, st, col_c, row_c;
 };
@@ -186,10 +187,126 @@ extern "C" __global__ void adjoint_gather(
 """
 )
 
-_module = cp.RawModule(code=_SOURCE, options=("--std=c++14",))
+_TEXTURE_SOURCE = (
+    _COMMON
+    + r"""
+extern "C" __global__ void backproject_fdk_texture(
+    cudaTextureObject_t tex, const double* __restrict__ cosv,
+    const double* __restrict__ sinv, const double* __restrict__ xs, const double* __restrict__ ys,
+    double z0, double dz, int nz, int nx, int ny, int n_angles, int pc, int pr,
+    const double* __restrict__ gp, float* __restrict__ out) {
+    // As backproject_fdk, but one hardware-filtered texture fetch per voxel update
+    // (layer = angle, x = padded row, y = padded column; texel centres at +0.5).
+    const int k_first = blockIdx.x * (blockDim.x * ZPER) + threadIdx.x;
+    const int i = blockIdx.y * blockDim.y + threadIdx.y;
+    const int j = blockIdx.z;
+    if (i >= nx || j >= ny) return;
+    const Geo g = make_geo(gp);
+    const double x = xs[i], y = ys[j];
+    const double upper_c = pc - 2.0, upper_r = pr - 2.0;
+    float acc[ZPER];
+    for (int t = 0; t < ZPER; ++t) acc[t] = 0.0f;
+    for (int a = 0; a < n_angles; ++a) {
+        double cb, dc, rb, dr, m, xr;
+        column_map(x, y, cosv[a], sinv[a], z0, dz, g, &cb, &dc, &rb, &dr, &m, &xr);
+        float w = 1.0f;
+        if (g.cone) { double u = m * g.sod / g.sdd; w = (float)(u * u); }
+        int k0, k1, k2, k3;
+        k_range(cb, dc, nz, upper_c, &k0, &k1);
+        k_range(rb, dr, nz, upper_r, &k2, &k3);
+        if (k2 > k0) k0 = k2;
+        if (k3 < k1) k1 = k3;
+        const float cbf = (float)cb + 0.5f, dcf = (float)dc, rbf = (float)rb + 0.5f, drf = (float)dr;
+        #pragma unroll
+        for (int t = 0; t < ZPER; ++t) {
+            const int k = k_first + t * blockDim.x;
+            if (k < k0 || k >= k1) continue;
+            acc[t] += w * tex2DLayered<float>(tex, rbf + drf * k, cbf + dcf * k, a);
+        }
+    }
+    #pragma unroll
+    for (int t = 0; t < ZPER; ++t) {
+        const int k = k_first + t * blockDim.x;
+        if (k < nz) out[((size_t)j * nx + i) * nz + k] += acc[t];
+    }
+}
+"""
+)
+
 _BLOCK = (16, 8, 1)
 _BP_BLOCK = (32, 4, 1)
-_ZPER = 2
+Z_PER_THREAD = 8
+"""Voxels along z each backprojection thread accumulates: the per-angle column mapping
+(double precision, two range clips) is paid once for this many bilinear lookups."""
+
+
+@functools.cache
+def _compiled(z_per_thread: int) -> cp.RawModule:
+    """The kernels, compiled by NVRTC for the present device (cached per z_per_thread)."""
+    return cp.RawModule(code=_SOURCE, options=("--std=c++14", f"-DZPER={int(z_per_thread)}"))
+
+
+_module = _compiled(Z_PER_THREAD)
+
+_MAX_LAYERS = 2048
+"""Layers (angles) of one layered 2-D texture (the CUDA limit on current devices)."""
+_CUDA_ARRAY_LAYERED = 0x01
+"""``cudaArrayLayered`` (CuPy's runtime module does not name this flag)."""
+
+
+@functools.cache
+def _compiled_texture(z_per_thread: int) -> cp.RawModule:
+    """The texture-fetch variant, compiled only when asked for."""
+    return cp.RawModule(
+        code=_TEXTURE_SOURCE, options=("--std=c++14", f"-DZPER={int(z_per_thread)}")
+    )
+
+
+def backproject_layout_texture(
+    proj: cp.ndarray,
+    kg: KernelGeometry,
+    volume: VolumeGeometry,
+    accumulator: cp.ndarray | None = None,
+    *,
+    z_per_thread: int = Z_PER_THREAD,
+) -> cp.ndarray:
+    """:func:`backproject_layout` with the texture units doing the bilinear interpolation.
+
+    One fetch per voxel update instead of four loads, but the hardware's interpolation
+    weights have 8 fractional bits (an error of up to 1/512 of the step between two
+    neighbouring detector values per lookup).  Measured on an H200 at 512³ × 720:
+    340 G voxel-updates/s against 175 for the exact kernel, 1.4e-4 relative difference
+    on a smooth sphere, but 1.4–1.6e-3 on the sharp 48³ Shepp–Logan phantom — outside
+    the 1e-3 CPU/GPU agreement the engine promises, so :func:`backproject_fdk` keeps the
+    exact kernel and this variant is measured by ``bench/recon_fdk_gpu.py`` only.
+    """
+    from cupy.cuda import runtime, texture
+
+    nz, ny, nx = volume.shape
+    if accumulator is None:
+        accumulator = new_accumulator(volume)
+    n_angles, pc, pr = proj.shape
+    kernel = _compiled_texture(z_per_thread).get_function("backproject_fdk_texture")
+    channel = texture.ChannelFormatDescriptor(32, 0, 0, 0, runtime.cudaChannelFormatKindFloat)
+    sampling = texture.TextureDescriptor(
+        (runtime.cudaAddressModeBorder,) * 3,
+        runtime.cudaFilterModeLinear,
+        runtime.cudaReadModeElementType,
+    )
+    per_block = _BP_BLOCK[0] * z_per_thread
+    grid = (-(-nz // per_block), -(-nx // _BP_BLOCK[1]), ny)
+    geo = _geo(kg)
+    for a0 in range(0, n_angles, _MAX_LAYERS):
+        part = cp.ascontiguousarray(proj[a0 : a0 + _MAX_LAYERS])
+        layers = texture.CUDAarray(channel, pr, pc, len(part), _CUDA_ARRAY_LAYERED)
+        layers.copy_from(part)
+        tex = texture.TextureObject(
+            texture.ResourceDescriptor(runtime.cudaResourceTypeArray, cuArr=layers), sampling
+        )
+        sub = kg._replace(cos=kg.cos[a0 : a0 + len(part)], sin=kg.sin[a0 : a0 + len(part)])
+        args = _common(sub, volume)
+        kernel(grid, _BP_BLOCK, (tex, *args, np.int32(pc), np.int32(pr), geo, accumulator))
+    return accumulator
 
 
 def _geo(kg: KernelGeometry) -> cp.ndarray:
@@ -304,6 +421,8 @@ def backproject_layout(
     kg: KernelGeometry,
     volume: VolumeGeometry,
     accumulator: cp.ndarray | None = None,
+    *,
+    z_per_thread: int = Z_PER_THREAD,
 ) -> cp.ndarray:
     """Run the backprojection kernel on projections already in the padded layout.
 
@@ -313,6 +432,8 @@ def backproject_layout(
     kg : KernelGeometry
     volume : VolumeGeometry
     accumulator : cupy.ndarray, shape (ny, nx, nz), optional
+    z_per_thread : int
+        Voxels along z per thread (a tuning knob; the result does not depend on it).
 
     Returns
     -------
@@ -322,9 +443,9 @@ def backproject_layout(
     if accumulator is None:
         accumulator = new_accumulator(volume)
     args = _common(kg, volume)
-    per_block = _BP_BLOCK[0] * _ZPER
+    per_block = _BP_BLOCK[0] * z_per_thread
     grid = (-(-nz // per_block), -(-nx // _BP_BLOCK[1]), ny)
-    _module.get_function("backproject_fdk")(
+    _compiled(z_per_thread).get_function("backproject_fdk")(
         grid,
         _BP_BLOCK,
         (proj, *args, np.int32(proj.shape[1]), np.int32(proj.shape[2]), _geo(kg), accumulator),

@@ -1,9 +1,4 @@
-"""Shared fixtures: the phantom pair, rendered once per test session.
-
-The numeric core needs no Django: the project's autouse session fixtures that
-configure Django settings are shadowed here by no-ops of the same name, so these
-tests also run with the Django plugin disabled (``-p no:django``).
-"""
+"""Shared fixtures: the phantom pair, rendered once per test session."""
 
 from __future__ import annotations
 
@@ -12,18 +7,9 @@ import pytest
 from scipy import ndimage
 
 from analysis.registration import RigidTransform, register_rigid
+from tests.analysis.no_django import data_root, fast_password_hashing  # noqa: F401
 
 from .phantom import centres, inside, render
-
-@pytest.fixture(scope="session", autouse=True)
-def fast_password_hashing():
-    """Shadows the project fixture: no Django settings here."""
-
-
-@pytest.fixture(scope="session", autouse=True)
-def data_root():
-    """Shadows the project fixture: the numeric core writes no files."""
-
 
 VOXEL_UM = 10.0
 INTERVAL_DAYS = 10.0

@@ -56,18 +56,19 @@ def test_plate_grown_and_eroded_gives_mar_mrr_and_volumes(baseline, grown):
 
 def test_remodelling_after_registration_of_a_moved_noisy_scan(moved_pair, registration):
     # Trilinear resampling of the follow-up blurs it once more (de Bakker et al.
-    # 2016) and rounds the corners where the plate meets the shell: up to about 4 %
-    # of the change here, hence the 5 % tolerance.
+    # 2016) and rounds the corners where the plate meets the shell: the resorbed
+    # volume comes out ~2.4 % low here, hence its 3 % tolerance; rates and the
+    # formed volume hold to 2 %.
     base, follow = moved_pair
     registered = resample_onto(follow, registration.transform, base.shape, VOXEL_UM, order=1)
     result = analyse_remodelling(base, registered, VOXEL_UM, INTERVAL_DAYS, PARAMS)
     fv, rv = true_change(GROWN)
     voxel_mm3 = VOXEL_UM**3 * 1e-9
     expected_rate = GROWN * VOXEL_UM / INTERVAL_DAYS
-    assert result.fv_mm3 == pytest.approx(fv * voxel_mm3, rel=0.05)
-    assert result.rv_mm3 == pytest.approx(rv * voxel_mm3, rel=0.05)
-    assert result.mar_um_per_day == pytest.approx(expected_rate, rel=0.05)
-    assert result.mrr_um_per_day == pytest.approx(expected_rate, rel=0.05)
+    assert result.fv_mm3 == pytest.approx(fv * voxel_mm3, rel=0.02)
+    assert result.rv_mm3 == pytest.approx(rv * voxel_mm3, rel=0.03)
+    assert result.mar_um_per_day == pytest.approx(expected_rate, rel=0.02)
+    assert result.mrr_um_per_day == pytest.approx(expected_rate, rel=0.02)
 
 
 def _full_plate(z0: int, z1: int, shape=(32, 24, 20)) -> np.ndarray:

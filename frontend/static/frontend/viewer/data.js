@@ -138,10 +138,15 @@ export class VolumeSource {
     return cache.get(url, () => fetchRaw(url).then((s) => Object.assign(s, { key: url, axis, index, level, r0, c0 })));
   }
 
-  label(name, axis, index, level) {
-    const url = `${this.base}labels/${encodeURIComponent(name)}?axis=${AXIS_NAMES[axis]}&index=${index}&level=${level}`;
+  /** A label slice, or with `size` the label tile at (r0, c0) of the tile grid. */
+  label(name, axis, index, level, r0 = 0, c0 = 0, size = 0) {
+    let url = `${this.base}labels/${encodeURIComponent(name)}?axis=${AXIS_NAMES[axis]}&index=${index}&level=${level}`;
+    if (size) {
+      const [rows, cols] = this.plane(axis, level);
+      url += `&r0=${r0}&r1=${Math.min(rows, r0 + size)}&c0=${c0}&c1=${Math.min(cols, c0 + size)}`;
+    }
     return cache.get(url, () =>
-      fetchRaw(url, false).then((s) => Object.assign(s, { key: url, axis, index, level, r0: 0, c0: 0 })),
+      fetchRaw(url, false).then((s) => Object.assign(s, { key: url, axis, index, level, r0, c0 })),
     );
   }
 

@@ -24,6 +24,33 @@ export function compile(gl, vertexSource, fragmentSource) {
   return { program, uniforms };
 }
 
+/** A vertex array of the unit square (triangle strip) bound to `aCorner` of `program`. */
+export function unitQuad(gl, program) {
+  const vao = gl.createVertexArray();
+  gl.bindVertexArray(vao);
+  gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer());
+  gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([0, 0, 1, 0, 0, 1, 1, 1]), gl.STATIC_DRAW);
+  const loc = gl.getAttribLocation(program, "aCorner");
+  gl.enableVertexAttribArray(loc);
+  gl.vertexAttribPointer(loc, 2, gl.FLOAT, false, 0, 0);
+  return vao;
+}
+
+/**
+ * Set the uniforms of the look shared by the programs: window (uWindow), colour map
+ * (uLut on unit 1, row uLutRow) and label palette (uPalette on unit 2).
+ */
+export function bindLook(gl, uniforms, look) {
+  gl.uniform2f(uniforms.uWindow, look.lo, look.hi > look.lo ? look.hi : look.lo + 1e-6);
+  gl.uniform1f(uniforms.uLutRow, look.lutRow);
+  gl.activeTexture(gl.TEXTURE1);
+  gl.bindTexture(gl.TEXTURE_2D, look.lut);
+  gl.uniform1i(uniforms.uLut, 1);
+  gl.activeTexture(gl.TEXTURE2);
+  gl.bindTexture(gl.TEXTURE_2D, look.palette);
+  gl.uniform1i(uniforms.uPalette, 2);
+}
+
 function texture(gl, target, filter) {
   const tex = gl.createTexture();
   gl.bindTexture(target, tex);

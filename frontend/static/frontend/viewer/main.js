@@ -14,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 
 const BASE_MAX_SIDE = 512; // a whole slice is fetched up to this size, tiles beyond
 const TILE = 256;
+const COARSE_MAX_SIDE = 160; // the first, quick slice of a large volume
 const PREVIEW_SIDE = 128;
 const BACKGROUND = [0.055, 0.063, 0.078];
 const CLASS_COLOURS = { quiescent: "#d9d9d9", formed: "#ff9f1c", resorbed: "#a855f7" };
@@ -48,10 +49,11 @@ if (!gl) {
 }
 
 async function start() {
+  performance.mark("nanoscope:start");
   status("Loading volume…");
   const A = await new VolumeSource(config.volume, config.urls.data).load();
   const meta = A.meta;
-  const sliceRenderer = new SliceRenderer(gl);
+  let sliceRenderer = null; // compiled at the first frame, after its slices are requested
   const mip = new MipRenderer(gl);
   const lut = rgbaTable(gl, 3, colourMapBytes());
   let palette = null;
@@ -69,7 +71,7 @@ async function start() {
     swipe: 0.5,
     tool: "navigate",
     line: null,
-    camera: { yaw: 30, pitch: -20, zoom: 1.3 },
+    camera: { yaw: 30, pitch: -20, zoom: 0.6 },
     views: VIEWS.map((v) => ({ ...v, centre: [0, 0], zoom: 0, rect: null, shown: {}, last: {} })),
   };
   const saved = readHash(location.hash);
@@ -171,8 +173,16 @@ async function start() {
     return source.levels - 1;
   }
 
+  function coarseLevel(source, axis, from) {
+    for (let l = from; l < source.levels; l++) {
+      if (Math.max(...source.plane(axis, l)) <= COARSE_MAX_SIDE) return l;
+    }
+    return source.levels - 1;
+  }
+
   // ---- loading -------------------------------------------------------------------
   let firstSlice = false;
+  let sharp = false; // every view shows the level its zoom asks for
   function ready(promise) {
     if (promise.value) return promise.value;
     if (!promise.watched) {
@@ -192,7 +202,14 @@ async function start() {
     let base = ready(source.slice(axis, index, lb));
     if (base) view.last[source.id] = base;
     else base = view.last[source.id] && view.last[source.id].axis === axis ? view.last[source.id] : null;
+    if (!base) {
+      // Nothing drawn yet: a small slice of a coarse level arrives first (progressive).
+      const lc = coarseLevel(source, axis, lb);
+      if (lc > lb) base = ready(source.slice(axis, source.index(axis, s.p[axis], lc), lc));
+    }
     const tiles = [];
+    const tileLabels = []; // the label tile of each grey tile (null until loaded)
+    const overlaid = s.overlay && source.meta.labels[s.overlay];
     if (level < lb) {
       const [dr, dc] = planeDims(axis);
       const [rows, cols] = source.plane(axis, level);
@@ -203,15 +220,16 @@ async function start() {
       for (let r0 = Math.max(0, Math.floor(r[0] / TILE) * TILE); r0 < Math.min(rows, r[1]); r0 += TILE) {
         for (let c0 = Math.max(0, Math.floor(c[0] / TILE) * TILE); c0 < Math.min(cols, c[1]); c0 += TILE) {
           const t = ready(source.tile(axis, tIndex, level, r0, c0, TILE));
-          if (t) tiles.push(t);
+          if (t) {
+            tiles.push(t);
+            tileLabels.push(overlaid ? ready(source.label(s.overlay, axis, tIndex, level, r0, c0, TILE)) : null);
+          }
         }
       }
     }
     let label = null;
-    if (s.overlay && source.meta.labels[s.overlay]) {
-      label = ready(source.label(s.overlay, axis, source.index(axis, s.p[axis], lb), lb));
-    }
-    return { base, tiles, label, level, lb };
+    if (overlaid) label = ready(source.label(s.overlay, axis, source.index(axis, s.p[axis], lb), lb));
+    return { base, tiles, tileLabels, label, level, lb };
   }
 
   // ---- drawing -------------------------------------------------------------------
@@ -236,14 +254,21 @@ async function start() {
     gl.scissor(x, y, Math.max(0, w), h);
   }
 
+  let drawn3d = ""; // what the 3-D view shows; the buffer is preserved between frames
   function render() {
     pending = false;
-    gl.disable(gl.SCISSOR_TEST);
-    gl.clearColor(...BACKGROUND, 1);
-    gl.clear(gl.COLOR_BUFFER_BIT);
     gl.enable(gl.SCISSOR_TEST);
+    gl.clearColor(...BACKGROUND, 1);
     const current = look();
+    if (!sliceRenderer) {
+      // Ask for the first slices before compiling shaders (slow in software WebGL).
+      for (const view of s.views) gather(view, A);
+      sliceRenderer = new SliceRenderer(gl);
+      performance.mark("nanoscope:programs");
+    }
     for (const view of s.views) {
+      setViewport(view.rect);
+      gl.clear(gl.COLOR_BUFFER_BIT);
       const geometry = { centre: view.centre, zoom: view.zoom, flip: view.flip, width: view.rect.w, height: view.rect.h };
       const layers = [[A, 0]];
       if (B) layers.push([B, s.swipe]);
@@ -257,15 +282,30 @@ async function start() {
         const got = gather(view, source);
         if (!got || !got.base) continue;
         view.shown[source.id] = got;
-        sliceRenderer.draw(geometry, source, [got.base, ...got.tiles], got.label, current);
+        const labels = [got.label, ...got.tileLabels.map((t) => t || got.label)];
+        sliceRenderer.draw(geometry, source, [got.base, ...got.tiles], labels, current);
         if (!firstSlice && source === A) {
           firstSlice = true;
           performance.mark("nanoscope:first-slice");
+          // The 3-D preview waits for the first slices, which matter more.
+          setTimeout(() => loadPreview().catch((error) => status(`3-D preview: ${error.message}`, true)));
         }
       }
     }
-    setViewport(s.rect3d);
-    mip.draw(s.rect3d.w, s.rect3d.h, s.camera, current, !!s.overlay && mip.labelKey === s.overlay);
+    if (firstSlice && !sharp && s.views.every((v) => v.shown[A.id] && v.shown[A.id].base.level === v.shown[A.id].lb)) {
+      sharp = true;
+      performance.mark("nanoscope:slices-complete");
+    }
+    // Ray marching is the costly part (and slow in software WebGL): redraw the 3-D view
+    // only when something it shows has changed.
+    const showLabels = !!s.overlay && mip.labelKey === s.overlay;
+    const key3d = JSON.stringify([s.camera, s.lo, s.hi, s.cmap, paletteVersion, showLabels, mip.version, s.rect3d, cssW, cssH, dpr]);
+    if (key3d !== drawn3d) {
+      drawn3d = key3d;
+      setViewport(s.rect3d);
+      gl.clear(gl.COLOR_BUFFER_BIT);
+      mip.draw(s.rect3d.w, s.rect3d.h, s.camera, current, showLabels);
+    }
     gl.disable(gl.SCISSOR_TEST);
     drawOverlay();
     updateReadout();
@@ -399,7 +439,12 @@ async function start() {
 
   function labelAt(view, source, p) {
     const got = view && view.shown[source.id];
-    return got && got.label ? sampleAt(source, got.label, p) : undefined;
+    if (!got) return undefined;
+    for (const t of got.tileLabels) {
+      const v = t ? sampleAt(source, t, p) : undefined;
+      if (v !== undefined) return v;
+    }
+    return got.label ? sampleAt(source, got.label, p) : undefined;
   }
 
   let hover = null; // {view, p}
@@ -513,7 +558,9 @@ async function start() {
     });
   }
 
+  let paletteVersion = 0;
   function updatePalette() {
+    paletteVersion += 1;
     const bytes = new Uint8Array(256 * 4);
     for (const [value, c] of Object.entries(s.classes)) {
       const [r, g, b] = hexToRgb(c.colour);
@@ -679,7 +726,7 @@ async function start() {
     const view = viewAt(x, y);
     hover = view && view !== "3d" ? { view, p: toWorld(view, x, y) } : null;
     if (!drag) {
-      requestRender();
+      updateReadout(); // hovering changes only the read-out, not the pictures
       return;
     }
     const dx = x - drag.x;
@@ -711,7 +758,7 @@ async function start() {
   });
   overlay.addEventListener("pointerleave", () => {
     hover = null;
-    requestRender();
+    updateReadout();
   });
   overlay.addEventListener(
     "wheel",
@@ -816,7 +863,6 @@ async function start() {
   layout();
   setWindow(s.lo, s.hi);
   status("");
-  loadPreview().catch((error) => status(`3-D preview: ${error.message}`, true));
   if (saved.compare && others.some((o) => o.id === saved.compare)) setCompare(saved.compare);
 
   // For tests and scripts: where a world point lies on screen, and the state.

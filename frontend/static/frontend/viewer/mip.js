@@ -1,8 +1,9 @@
 // The 3-D preview: maximum-intensity projection by ray marching a 3-D texture of a coarse
-// pyramid level (orthographic camera orbiting the volume centre), with the label overlay
-// coloured at the brightest sample of each ray.
+// pyramid level (orthographic camera orbiting the volume centre).  The overlay colours a
+// ray by the most opaque label class it meets (formed and resorbed before quiescent with
+// the default opacities), so remodelling sites show through the bone.
 
-import { compile, volumeTexture } from "./gl.js";
+import { bindLook, compile, unitQuad, volumeTexture } from "./gl.js";
 
 const VERTEX = `#version 300 es
 in vec2 aCorner;
@@ -41,20 +42,20 @@ void main() {
   if (far <= max(near, 0.0)) { outColour = vec4(0.055, 0.063, 0.078, 1.0); return; }
   float dt = (far - near) / float(STEPS);
   float best = -1.0;
-  vec3 bestAt = vec3(0.5);
+  vec4 mark = vec4(0.0);  // the most opaque overlay class met along the ray
   for (int k = 0; k < STEPS; k++) {
     vec3 tc = (origin + dir * (near + (float(k) + 0.5) * dt)) / (2.0 * uHalf) + 0.5;
-    float q = texture(uVolume, tc).r;
-    if (q > best) { best = q; bestAt = tc; }
+    best = max(best, texture(uVolume, tc).r);
+    if (uHasLabels) {
+      float label = floor(texture(uLabels, tc).r * 255.0 + 0.5);
+      vec4 pc = texture(uPalette, vec2((label + 0.5) / 256.0, 0.5));
+      if (pc.a > mark.a) mark = pc;
+    }
   }
   float value = best * 255.0 * uQuant.x + uQuant.y;
   float t = clamp((value - uWindow.x) / (uWindow.y - uWindow.x), 0.0, 1.0);
   vec3 colour = texture(uLut, vec2(t * 255.0 / 256.0 + 0.5 / 256.0, (uLutRow + 0.5) / 3.0)).rgb;
-  if (uHasLabels) {
-    float label = floor(texture(uLabels, bestAt).r * 255.0 + 0.5);
-    vec4 pc = texture(uPalette, vec2((label + 0.5) / 256.0, 0.5));
-    colour = mix(colour, pc.rgb, pc.a);
-  }
+  colour = mix(colour, mark.rgb, mark.a);
   outColour = vec4(colour, 1.0);
 }`;
 
@@ -78,21 +79,22 @@ export function rotation(yawDeg, pitchDeg) {
 export class MipRenderer {
   constructor(gl) {
     this.gl = gl;
-    this.prog = compile(gl, VERTEX, FRAGMENT);
-    this.vao = gl.createVertexArray();
-    gl.bindVertexArray(this.vao);
-    const buffer = gl.createBuffer();
-    gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
-    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([0, 0, 1, 0, 0, 1, 1, 1]), gl.STATIC_DRAW);
-    const loc = gl.getAttribLocation(this.prog.program, "aCorner");
-    gl.enableVertexAttribArray(loc);
-    gl.vertexAttribPointer(loc, 2, gl.FLOAT, false, 0, 0);
     this.volume = null;
     this.labels = null;
     this.labelKey = null;
+    this.version = 0; // changes whenever a texture does
+  }
+
+  /** Compile on first use: the ray marcher's shader is slow to compile in software GL. */
+  ensureProgram() {
+    if (this.prog) return;
+    const gl = this.gl;
+    this.prog = compile(gl, VERTEX, FRAGMENT);
+    this.vao = unitQuad(gl, this.prog.program);
   }
 
   setVolume(preview, voxelUm) {
+    this.ensureProgram();
     const gl = this.gl;
     if (this.volume) gl.deleteTexture(this.volume.tex);
     const [nz, ny, nx] = preview.shape;
@@ -105,6 +107,7 @@ export class MipRenderer {
       offset: preview.offset,
       level: preview.level,
     };
+    this.version += 1;
   }
 
   setLabels(preview, key) {
@@ -112,6 +115,7 @@ export class MipRenderer {
     if (this.labels) gl.deleteTexture(this.labels);
     this.labels = preview ? volumeTexture(gl, preview.shape, preview.raw, false) : null;
     this.labelKey = key;
+    this.version += 1;
   }
 
   draw(width, height, camera, look, showLabels) {
@@ -128,17 +132,10 @@ export class MipRenderer {
     gl.uniform3f(u.uHalf, ...this.volume.half);
     gl.uniform1f(u.uZoom, camera.zoom);
     gl.uniform2f(u.uQuant, this.volume.scale, this.volume.offset);
-    gl.uniform2f(u.uWindow, look.lo, look.hi > look.lo ? look.hi : look.lo + 1e-6);
-    gl.uniform1f(u.uLutRow, look.lutRow);
+    bindLook(gl, u, look);
     gl.activeTexture(gl.TEXTURE0);
     gl.bindTexture(gl.TEXTURE_3D, this.volume.tex);
     gl.uniform1i(u.uVolume, 0);
-    gl.activeTexture(gl.TEXTURE1);
-    gl.bindTexture(gl.TEXTURE_2D, look.lut);
-    gl.uniform1i(u.uLut, 1);
-    gl.activeTexture(gl.TEXTURE2);
-    gl.bindTexture(gl.TEXTURE_2D, look.palette);
-    gl.uniform1i(u.uPalette, 2);
     const labels = showLabels && this.labels;
     gl.uniform1i(u.uHasLabels, labels ? 1 : 0);
     gl.activeTexture(gl.TEXTURE3);

@@ -1,7 +1,7 @@
 // Draws slices and tiles of a volume into one view's rectangle of the shared canvas:
 // grey values windowed and coloured through a look-up table, labels blended on top.
 
-import { byteTexture, compile, floatTexture } from "./gl.js";
+import { bindLook, byteTexture, compile, floatTexture, unitQuad } from "./gl.js";
 import { planeDims } from "./data.js";
 
 const VERTEX = `#version 300 es
@@ -50,14 +50,7 @@ export class SliceRenderer {
   constructor(gl) {
     this.gl = gl;
     this.prog = compile(gl, VERTEX, FRAGMENT);
-    this.vao = gl.createVertexArray();
-    gl.bindVertexArray(this.vao);
-    const buffer = gl.createBuffer();
-    gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
-    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([0, 0, 1, 0, 0, 1, 1, 1]), gl.STATIC_DRAW);
-    const loc = gl.getAttribLocation(this.prog.program, "aCorner");
-    gl.enableVertexAttribArray(loc);
-    gl.vertexAttribPointer(loc, 2, gl.FLOAT, false, 0, 0);
+    this.vao = unitQuad(gl, this.prog.program);
     this.textures = new Map();
   }
 
@@ -87,38 +80,32 @@ export class SliceRenderer {
   }
 
   /**
-   * Draw `items` (slices/tiles of `source`, coarse first) into the current viewport.
+   * Draw `items` (slices/tiles of `source`, coarse first) into the current viewport, each
+   * with the label slice or tile in `labels` at the same position (or null).
    * view: {centre: [h, v], zoom (px/µm), flip, width, height (px)}; look: {lo, hi, lutRow,
-   * lut, palette}; label: a loaded label slice or null.
+   * lut, palette}.
    */
-  draw(view, source, items, label, look) {
+  draw(view, source, items, labels, look) {
     const gl = this.gl;
     const u = this.prog.uniforms;
     gl.useProgram(this.prog.program);
     gl.bindVertexArray(this.vao);
     const sy = ((view.flip ? 2 : -2) * view.zoom) / view.height;
     gl.uniform4f(u.uView, view.centre[0], view.centre[1], (2 * view.zoom) / view.width, sy);
-    gl.uniform2f(u.uWindow, look.lo, look.hi > look.lo ? look.hi : look.lo + 1e-6);
-    gl.uniform1f(u.uLutRow, look.lutRow);
-    gl.activeTexture(gl.TEXTURE1);
-    gl.bindTexture(gl.TEXTURE_2D, look.lut);
-    gl.uniform1i(u.uLut, 1);
-    gl.activeTexture(gl.TEXTURE2);
-    gl.bindTexture(gl.TEXTURE_2D, look.palette);
-    gl.uniform1i(u.uPalette, 2);
-    gl.uniform1i(u.uHasLabel, label ? 1 : 0);
-    if (label) {
+    bindLook(gl, u, look);
+    gl.uniform1i(u.uGrey, 0);
+    gl.uniform1i(u.uLabel, 3);
+    items.forEach((item, k) => {
+      const label = labels[k];
+      gl.uniform1i(u.uHasLabel, label ? 1 : 0);
       gl.activeTexture(gl.TEXTURE3);
-      gl.bindTexture(gl.TEXTURE_2D, this.texture(label, true));
-      gl.uniform1i(u.uLabel, 3);
-      gl.uniform4f(u.uLabelRect, ...SliceRenderer.rect(source, label));
-    }
-    for (const item of items) {
+      // An unused sampler still needs a 2-D texture bound: the grey one serves.
+      gl.bindTexture(gl.TEXTURE_2D, this.texture(label || item, !!label));
+      if (label) gl.uniform4f(u.uLabelRect, ...SliceRenderer.rect(source, label));
       gl.activeTexture(gl.TEXTURE0);
       gl.bindTexture(gl.TEXTURE_2D, this.texture(item, false));
-      gl.uniform1i(u.uGrey, 0);
       gl.uniform4f(u.uRect, ...SliceRenderer.rect(source, item));
       gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
-    }
+    });
   }
 }

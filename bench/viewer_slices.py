@@ -1,0 +1,323 @@
+"""The viewer's slice endpoint and the browser's time to first slice.
+
+Writes bone-like float32 volumes of 512³ and 1024³ (the latter 4 GiB, slab by slab with
+:class:`recon.volume_store.VolumeWriter`; ``--quick`` skips it) into a temporary data
+root, records them in a temporary SQLite database, and then
+
+1. requests full-resolution slices through Django's whole request path (``Client``,
+   session authentication, the access rule, ETag, encoding) — random positions along
+   each axis, each position once (no HTTP cache) — and prints p50/p95 per slice size,
+   axis and format (``f32``, ``u16``, ``png``) with bytes per slice; then scrolling
+   (consecutive z-slices, as a mouse wheel does);
+2. times the PNG encoders on one slice: the endpoint's own zlib writer at levels 1 and
+   6, and Pillow's where it is installed;
+3. serves the site on loopback (threaded WSGI server) and opens the viewer in headless
+   Chromium several times with a cold cache: the time from navigation start to the
+   ``nanoscope:first-slice`` performance mark (the first slice drawn, a coarse level on
+   large volumes) and to ``nanoscope:slices-complete`` (every view at the level its zoom
+   asks for), with the resource timings before them.
+
+Run::
+
+    .venv/bin/python -m bench.viewer_slices --quick      # 512³ only
+    .venv/bin/python -m bench.viewer_slices              # 512³ and 1024³ (≈ 8 GiB disk)
+
+Figures only; nothing is asserted.  Goals from the issue: p95 ≤ 25 ms (512²) and
+≤ 60 ms (1024²); first slice ≤ 300 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
+SLAB = 64
+FIRST_SLICE_TIMES = """() => {
+  const r = performance.getEntriesByType('resource');
+  const end = (part) => r.filter((e) => e.name.includes(part)).map((e) => e.responseEnd);
+  return {
+    scripts: Math.max(...end('.js')),
+    metadata: Math.min(...end('/metadata')),
+    slices: Math.max(...end('/slice?').slice(0, 3)),
+    start: performance.getEntriesByName('nanoscope:start')[0].startTime,
+    programs: performance.getEntriesByName('nanoscope:programs')[0].startTime,
+    requested: Math.min(...r.filter((e) => e.name.includes('/slice?')).map((e) => e.startTime)),
+    drawn: performance.getEntriesByName('nanoscope:first-slice')[0].startTime,
+    complete: performance.getEntriesByName('nanoscope:slices-complete')[0].startTime,
+  };
+}"""
+
+
+def bone_like_slab(n: int, z0: int, depth: int, seed: int) -> np.ndarray:
+    """``depth`` z-slices of a trabecular-looking pattern with noise (float32, 1/cm)."""
+    rng = np.random.default_rng(seed + z0)
+    z = np.arange(z0, z0 + depth, dtype=np.float32)[:, None, None]
+    y = np.arange(n, dtype=np.float32)[None, :, None]
+    x = np.arange(n, dtype=np.float32)[None, None, :]
+    pattern = np.sin(x / 7.0) * np.sin(y / 9.0) + np.sin(z / 11.0 + x / 13.0) * 0.6
+    bone = pattern > 0.45
+    r2 = (x - n / 2) ** 2 + (y - n / 2) ** 2
+    cortex = (r2 > (0.40 * n) ** 2) & (r2 < (0.46 * n) ** 2)
+    noise = rng.standard_normal((depth, n, n), dtype=np.float32) * np.float32(0.3)
+    return (np.float32(0.5) + np.float32(4.0) * (bone | cortex) + noise).astype(np.float32)
+
+
+def write_bench_volume(path: Path, n: int) -> str:
+    from recon.volume_store import VolumeWriter
+
+    with VolumeWriter(
+        path, (n, n, n), 5.0, "1/cm", calibration={"slope": 300.0, "intercept": -150.0}
+    ) as w:
+        for z0 in range(0, n, SLAB):
+            w.write_slab(z0, bone_like_slab(n, z0, min(SLAB, n - z0), seed=n))
+    return w.sha256
+
+
+def setup_django(workdir: Path) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nanoscope_web.settings")
+    os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ["NANOSCOPE_DATA_ROOT"] = str(workdir / "data")
+    os.environ["NANOSCOPE_VAR_DIR"] = str(workdir / "var")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def make_records(sizes: list[int], workdir: Path):
+    """A user, a study, one animal and a Volume per size; returns (user, {n: volume})."""
+    import datetime as dt
+
+    from django.contrib.auth import get_user_model
+
+    from recon.models import Volume
+    from recon.volume_store import read_metadata
+    from studies import models as m
+    from studies.datafiles import absolute
+
+    user = get_user_model().objects.create_user("bench", password="bench-password-123")
+    study = m.Study.objects.create(
+        title="Bench",
+        ethics_licence="B-1",
+        principal_investigator="PI",
+        start_date=dt.date(2026, 1, 5),
+    )
+    m.Membership.objects.create(study=study, user=user, role="viewer")
+    cohort = m.Cohort.objects.create(study=study, name="C")
+    animal = m.Animal.objects.create(study=study, cohort=cohort, label="B01", sex="female")
+    volumes = {}
+    for n in sizes:
+        session = m.ScanSession.objects.create(
+            animal=animal,
+            site="tibia-right-proximal",
+            planned_at=study.datetime_of_day(7 * n // 512, dt.time(10)),
+        )
+        relative = f"study-{study.pk}/volume-{n}.h5"
+        path = absolute(relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        sha = write_bench_volume(path, n)
+        print(
+            f"wrote {n}³ float32 in {time.perf_counter() - t0:.1f} s: {path.stat().st_size / 2**20:.0f} MiB on disk"
+        )
+        meta = read_metadata(path)
+        # bulk_create sends no post_save: no automatic analysis of the bench volumes.
+        (volumes[n],) = Volume.objects.bulk_create([Volume(
+            session=session, relative_path=relative, sha256=sha, size_bytes=path.stat().st_size,
+            shape=[n, n, n], voxel_size_um=5.0, units="1/cm", n_levels=len(meta.shapes),
+        )])  # fmt: skip
+    return user, volumes
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def bench_endpoint(user, volumes: dict, repeats: int) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(user)
+    rng = np.random.default_rng(1)
+    print("\nslice endpoint, level 0, through Django (ms; each position requested once)")
+    print(f"{'volume':>8} {'axis':>4} {'fmt':>4} {'p50':>7} {'p95':>7} {'KiB/slice':>10}")
+    for n, volume in volumes.items():
+        url = reverse("viewer:slice", args=[volume.pk])
+        for axis in ("z", "y", "x"):
+            for fmt in ("f32", "u16", "png"):
+                times, sizes = [], []
+                for index in rng.choice(n, size=repeats, replace=False):
+                    t0 = time.perf_counter()
+                    response = client.get(url, {"axis": axis, "index": int(index), "fmt": fmt})
+                    times.append((time.perf_counter() - t0) * 1e3)
+                    assert response.status_code == 200, response.content[:200]
+                    sizes.append(len(response.content))
+                print(
+                    f"{n:>7}³ {axis:>4} {fmt:>4} {percentile(times, 50):7.1f} {percentile(times, 95):7.1f}"
+                    f" {statistics.mean(sizes) / 1024:10.0f}"
+                )
+        times = []
+        start = int(rng.integers(0, n - repeats))
+        for index in range(start, start + repeats):
+            t0 = time.perf_counter()
+            client.get(url, {"axis": "z", "index": index, "fmt": "u16"})
+            times.append((time.perf_counter() - t0) * 1e3)
+        print(
+            f"{n:>7}³ scrolling z (u16, consecutive): p50 {percentile(times, 50):.1f} ms,"
+            f" p95 {percentile(times, 95):.1f} ms"
+        )
+
+
+def bench_png(volumes: dict) -> None:
+    from frontend.slice_codec import encode_png_gray, window_to_uint8
+    from recon.volume_store import read_region
+    from studies.datafiles import absolute
+
+    print("\nPNG encoding of one windowed level-0 z-slice (ms, median of 9)")
+    try:
+        from PIL import Image
+        from PIL import __version__ as pillow_version
+    except ImportError:
+        Image, pillow_version = None, None
+    for n, volume in volumes.items():
+        image = window_to_uint8(read_region(absolute(volume.relative_path), 0, n // 2), 0.0, 5.0)
+        cases = {
+            "zlib level 1 (endpoint)": lambda im=image: encode_png_gray(im, 1),
+            "zlib level 6": lambda im=image: encode_png_gray(im, 6),
+        }
+        if Image is not None:
+
+            def pillow(im=image, level=1):
+                out = io.BytesIO()
+                Image.fromarray(im).save(out, format="PNG", compress_level=level)
+                return out.getvalue()
+
+            cases[f"Pillow {pillow_version} level 1"] = pillow
+        for name, encode in cases.items():
+            times = []
+            for _ in range(9):
+                t0 = time.perf_counter()
+                data = encode()
+                times.append((time.perf_counter() - t0) * 1e3)
+            print(
+                f"  {n}²  {name:<28} {statistics.median(times):6.1f} ms  {len(data) / 1024:6.0f} KiB"
+            )
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def bench_browser(user, volume, runs: int) -> None:
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import Client
+    from django.urls import reverse
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("\nbrowser: Playwright is not installed; skipped")
+        return
+    if not Path(CHROMIUM).exists():
+        print(f"\nbrowser: {CHROMIUM} is missing; skipped")
+        return
+    server = make_server(
+        "127.0.0.1", 0, WSGIHandler(), server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page_url = f"{base}{reverse('viewer:page', args=[volume.pk])}"
+    marks = []
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for _ in range(runs):
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.add_cookies(
+                [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base}]
+            )
+            page = context.new_page()
+            page.goto(page_url)
+            page.wait_for_function(
+                "() => performance.getEntriesByName('nanoscope:slices-complete').length > 0",
+                timeout=60_000,
+            )
+            marks.append(page.evaluate(FIRST_SLICE_TIMES))
+            context.close()
+        browser.close()
+    server.shutdown()
+    shape = "×".join(str(s) for s in volume.shape)
+    print(f"\nbrowser, {shape} volume, cold cache, loopback, headless Chromium (software WebGL):")
+    print(f"  median over {runs} loads, ms after navigation start (max in brackets)")
+    for key, name in (
+        ("scripts", "page and scripts loaded"),
+        ("metadata", "metadata received"),
+        ("start", "viewer script starts"),
+        ("programs", "slice shader compiled"),
+        ("requested", "first slice requested"),
+        ("slices", "first three slices received"),
+        ("drawn", "first slice drawn (mark)"),
+        ("complete", "all views at their level"),
+    ):
+        values = [m[key] for m in marks]
+        print(f"  {name:<30} {statistics.median(values):6.0f}  ({max(values):.0f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="512³ only (skip the 4 GiB 1024³ volume)"
+    )
+    parser.add_argument("--repeats", type=int, default=40, help="requests per axis and format")
+    parser.add_argument("--browser-runs", type=int, default=5)
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the files here (default: a temporary folder)"
+    )
+    args = parser.parse_args()
+    sizes = [512] if args.quick else [512, 1024]
+    with tempfile.TemporaryDirectory(prefix="nanoscope-viewer-bench-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        setup_django(workdir)
+        user, volumes = make_records(sizes, workdir)
+        bench_endpoint(user, volumes, args.repeats)
+        bench_png(volumes)
+        bench_browser(user, volumes[512], args.browser_runs)
+
+
+if __name__ == "__main__":
+    main()
