@@ -11,13 +11,14 @@ duplicated message finds its job no longer queued and does nothing
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
 
 from celery import shared_task
 
-from . import jobs
+from . import jobs, planning
 
 log = logging.getLogger(__name__)
 
@@ -49,3 +50,15 @@ def sweep_acquisition_leases() -> list[int]:
     instrument worker is busy or dead.
     """
     return jobs.sweep_expired_leases()
+
+
+@shared_task(acks_late=True)
+def queue_planned_sessions(date: str | None = None) -> dict:
+    """Scheduled: queue due plan sessions on free instruments; flag over-budget ones.
+
+    Routed to the ``default`` queue: it only books jobs, the instrument worker runs them.
+    ``date`` is an ISO day (default: today).
+    """
+    summary = planning.queue_planned_sessions(dt.date.fromisoformat(date) if date else None)
+    log.info("plan queueing: %s", summary)
+    return summary

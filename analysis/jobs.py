@@ -25,8 +25,6 @@ from typing import Any
 import h5py
 import numpy as np
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
 from nanoscope_web.version import code_version
 from recon.models import Reconstruction, Volume, VolumeKind
@@ -212,40 +210,12 @@ def start_automatic_analysis(volume: Volume) -> list[AnalysisJob]:
     return jobs
 
 
-def request_cancel(job: AnalysisJob) -> None:
-    """Ask a queued or running job to stop (checked between steps).
-
-    Raises
-    ------
-    ValueError
-        When the job has already finished.
-    """
-    if job.is_finished:
-        raise ValueError(f"analysis job {job.pk} has already finished ({job.state})")
-    job.request_cancel()
-    AnalysisJob.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
-        state=JobState.CANCELLED, progress_message="cancelled", finished_at=timezone.now()
-    )
-
-
 # -- running ------------------------------------------------------------------------------
 
 
 def claim(job_id: int, *, task_id: str = "", worker: str = "") -> AnalysisJob | None:
     """Take a queued (or stale running) job for this worker; None if it is not ours."""
-    now = timezone.now()
-    claimable = Q(state=JobState.QUEUED, cancel_requested=False) | Q(
-        state=JobState.RUNNING, heartbeat_at__lt=now - STALE_AFTER, cancel_requested=False
-    )
-    taken = AnalysisJob.objects.filter(claimable, pk=job_id).update(
-        state=JobState.RUNNING,
-        started_at=now,
-        heartbeat_at=now,
-        task_id=task_id,
-        worker=worker,
-        error="",
-    )
-    if not taken:
+    if not AnalysisJob.claim(job_id, task_id=task_id, worker=worker, stale_after=STALE_AFTER):
         return None
     return AnalysisJob.objects.select_related(
         "volume__session__animal__study", "baseline_volume__session", "requested_by"
@@ -512,7 +482,6 @@ __all__ = [
     "interval_days",
     "next_volume",
     "previous_volume",
-    "request_cancel",
     "run_analysis",
     "start_analysis",
     "start_automatic_analysis",

@@ -141,7 +141,7 @@ class AnalysisJobViewSet(StudyScopedViewSet):
         job = self.get_object()
         try:
             with transaction.atomic():
-                jobs.request_cancel(job)
+                job.cancel()
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         job.refresh_from_db()

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import (
+    analysis,
     animals,
     audit,
     dashboard,
@@ -81,6 +82,8 @@ urlpatterns = [
         sessions.reconstruction_start,
         name="reconstruction-start",
     ),
+    # Cohorts over time: plot and statistics of one bone parameter.
+    path(f"{S}analysis/", analysis.study_analysis, name="study-analysis"),
     # Dose budget use per animal.
     path(f"{S}dose/", studies.study_dose, name="study-dose"),
     # Renders and meshes.

@@ -20,6 +20,10 @@ QUEUES = ("instrument", "gpu", "cpu", "default")
 TASK_ROUTES = {
     # The lease sweep must run while the instrument worker is busy or dead.
     "acquisition.tasks.sweep_acquisition_leases": {"queue": "default"},
+    # Plan queueing only books jobs; the instrument worker runs them.
+    "acquisition.tasks.queue_planned_sessions": {"queue": "default"},
+    "nanoscope_web.tasks.check_integrity": {"queue": "default"},
+    "nanoscope_web.tasks.sweep_stale_jobs": {"queue": "default"},
     "acquisition.tasks.*": {"queue": "instrument"},
     "recon.tasks.*": {"queue": "gpu"},
     "analysis.tasks.*": {"queue": "cpu"},

@@ -1,4 +1,9 @@
-"""Diagnostic tasks: prove that a queue's worker is alive, has the code and the data root.
+"""Project-wide tasks (queue ``default``): the health ping and the cross-app scheduled checks.
+
+The integrity check (:mod:`nanoscope_web.integrity`) and the stale-job sweep
+(:mod:`nanoscope_web.stale_jobs`) live here because they read every app's records.
+
+Diagnostic task: prove that a queue's worker is alive, has the code and the data root.
 
 ``health_ping`` is sent to one queue explicitly (``apply_async(queue=...)``); the worker
 that takes it writes ``.health/<queue>.json`` under the data root (atomically) with its
@@ -10,13 +15,19 @@ nanoscope_web.tasks.health_ping --queue cpu --args '["cpu", "t1"]'``) read it ba
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 
 from celery import current_task, shared_task
 from django.utils import timezone
 
+from studies.audit import audit_context
 from studies.datafiles import atomic_output
+
+from . import integrity, stale_jobs
+
+log = logging.getLogger(__name__)
 
 HEALTH_FOLDER = ".health"
 
@@ -44,3 +55,20 @@ def health_ping(queue: str, token: str) -> dict:
     with atomic_output(f"{HEALTH_FOLDER}/{queue}.json") as temporary:
         temporary.write_text(json.dumps(record))
     return record
+
+
+@shared_task(name="nanoscope_web.tasks.check_integrity", acks_late=True)
+def check_integrity() -> dict:
+    """Scheduled (nightly): every data file's sha256 against the database; flag bad ones."""
+    with audit_context(source="task", reason="scheduled integrity check"):
+        summary = integrity.check_integrity()
+    log.info("integrity check: %s", summary)
+    return summary
+
+
+@shared_task(name="nanoscope_web.tasks.sweep_stale_jobs", acks_late=True)
+def sweep_stale_jobs() -> dict:
+    """Scheduled: re-queue reconstructions and analyses whose worker died; re-send lost ones."""
+    summary = stale_jobs.sweep_stale_jobs()
+    log.info("stale-job sweep: %s", summary)
+    return summary

@@ -100,34 +100,17 @@ def start_automatic_reconstruction(scan: Scan) -> Reconstruction | None:
     )
 
 
-def request_cancel(rec: Reconstruction) -> None:
-    """Ask a queued or running reconstruction to stop (checked between batches)."""
-    if rec.is_finished:
-        raise ValueError(f"reconstruction {rec.pk} has already finished ({rec.state})")
-    rec.request_cancel()
-    Reconstruction.objects.filter(pk=rec.pk, state=JobState.QUEUED).update(
-        state=JobState.CANCELLED, progress_message="cancelled", finished_at=timezone.now()
-    )
-
-
 # -- claiming ----------------------------------------------------------------------------
 
 
 def claim(rec_id: int, *, task_id: str = "", worker: str = "") -> Reconstruction | None:
-    """Take a queued (or stale running) reconstruction for this worker; None if not ours."""
-    now = timezone.now()
-    claimable = Q(state=JobState.QUEUED, cancel_requested=False) | Q(
-        state=JobState.RUNNING, heartbeat_at__lt=now - STALE_AFTER, n_slabs=1
-    )
-    taken = Reconstruction.objects.filter(claimable, pk=rec_id).update(
-        state=JobState.RUNNING,
-        started_at=now,
-        heartbeat_at=now,
-        task_id=task_id,
-        worker=worker,
-        error="",
-    )
-    if not taken:
+    """Take a queued (or stale, one-piece) reconstruction for this worker; None if not ours.
+
+    A stale slab-parallel job is not re-claimed: its slabs carry on with other workers.
+    """
+    if not Reconstruction.claim(
+        rec_id, task_id=task_id, worker=worker, stale_after=STALE_AFTER, stale_also=Q(n_slabs=1)
+    ):
         return None
     return Reconstruction.objects.select_related(
         "scan__session__animal__study", "scan__job__instrument"
@@ -378,7 +361,6 @@ def _assemble_if_last(rec_id: int) -> None:
 __all__ = [
     "STALE_AFTER",
     "claim",
-    "request_cancel",
     "run_reconstruction",
     "run_slab",
     "start_automatic_reconstruction",

@@ -73,7 +73,7 @@ class ReconstructionViewSet(StudyScopedViewSet):
         rec = self.get_object()
         try:
             with transaction.atomic():
-                jobs.request_cancel(rec)
+                rec.cancel()
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         rec.refresh_from_db()

@@ -8,7 +8,10 @@ and stops, and cancellation is a flag the running task checks between steps.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from .vocabulary import JobState
@@ -85,3 +88,51 @@ class TrackedJob(models.Model):
 
     def request_cancel(self) -> None:
         self._update(cancel_requested=True)
+
+    def cancel(self) -> None:
+        """Ask the job to stop: a queued one is cancelled now, a running one at its next
+        progress report.
+
+        Raises
+        ------
+        ValueError
+            When the job has already finished.
+        """
+        if self.is_finished:
+            raise ValueError(f"{self} has already finished ({self.state})")
+        self.request_cancel()
+        type(self).objects.filter(pk=self.pk, state=JobState.QUEUED).update(
+            state=JobState.CANCELLED, progress_message="cancelled", finished_at=timezone.now()
+        )
+
+    @classmethod
+    def claim(
+        cls,
+        pk: int,
+        *,
+        task_id: str = "",
+        worker: str = "",
+        stale_after: dt.timedelta | None = None,
+        stale_also: Q | None = None,
+    ) -> bool:
+        """Take job ``pk`` for this worker by one conditional UPDATE; True if taken.
+
+        A queued job is claimable; so is a running one whose heartbeat is older than
+        ``stale_after`` (its worker died) and that matches ``stale_also``.  A cancelled,
+        finished or live running job is not, so a re-delivered message does nothing.
+        """
+        now = timezone.now()
+        claimable = Q(state=JobState.QUEUED, cancel_requested=False)
+        if stale_after is not None:
+            claimable |= Q(
+                state=JobState.RUNNING, heartbeat_at__lt=now - stale_after, cancel_requested=False
+            ) & (stale_also or Q())
+        taken = cls.objects.filter(claimable, pk=pk).update(
+            state=JobState.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            task_id=task_id,
+            worker=worker,
+            error="",
+        )
+        return bool(taken)

@@ -693,6 +693,9 @@ class Flag(models.Model):
         DOSE_OVERDUE = "dose-overdue", "Dose overdue"
         SCAN_OVERDUE = "scan-overdue", "Scan overdue"
         SCAN_MISSED = "scan-missed", "Scan missed (outside its window)"
+        SCAN_NOT_QUEUED = "scan-not-queued", "Planned scan not queued"
+        SCAN_OVER_BUDGET = "scan-over-budget", "Planned scan over the dose budget"
+        DATA_INTEGRITY = "data-integrity", "Data file missing or altered"
 
     class Severity(models.TextChoices):
         WARNING = "warning", "Warning"
@@ -745,4 +748,3 @@ class Flag(models.Model):
     def is_open(self) -> bool:
         """Neither resolved by a check nor acknowledged by a person."""
         return self.resolved_at is None and self.acknowledged_at is None
-

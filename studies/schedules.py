@@ -54,6 +54,30 @@ SCHEDULES: tuple[Schedule, ...] = (
         description="Every minute: mark scans whose worker died (lease expired) as interrupted.",
         expire_seconds=60,
     ),
+    Schedule(
+        name="nanoscope: plan queueing",
+        task="acquisition.tasks.queue_planned_sessions",
+        crontab={"minute": "*/15"},
+        description="Every 15 min: queue due plan sessions on a free instrument; "
+        "flag those over the dose budget.",
+        expire_seconds=900,
+    ),
+    Schedule(
+        name="nanoscope: stale jobs",
+        task="nanoscope_web.tasks.sweep_stale_jobs",
+        crontab={"minute": "*/5"},
+        description="Every 5 min: re-queue reconstructions and analyses whose worker died; "
+        "re-send queued ones left unclaimed.",
+        expire_seconds=300,
+    ),
+    Schedule(
+        name="nanoscope: integrity",
+        task="nanoscope_web.tasks.check_integrity",
+        crontab={"minute": "30", "hour": "2"},
+        description="Nightly: every data file's sha256 against the database; flag missing "
+        "or altered files (never repaired).",
+        expire_seconds=6 * 3600,
+    ),
 )
 
 

@@ -171,3 +171,44 @@ def wait_until(predicate, timeout_s: float = 60, interval_s: float = 0.2):
             return value
         time.sleep(interval_s)
     raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium: the browser tests never download one."""
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
+"""Headless, with WebGL2 rendered in software (SwiftShader)."""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless Chromium (Playwright, ``executable_path``) for one test module.
+
+    Locally a missing Chromium or Playwright skips with a loud banner; in CI it fails.
+    """
+    if not CHROMIUM.exists():
+        _unavailable("Chromium", FileNotFoundError(str(CHROMIUM)))
+        pytest.skip(f"{CHROMIUM} is missing")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        _unavailable("Playwright", exc)
+        pytest.skip("Playwright is not installed")
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
+    # are plain synchronous code all the same.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous

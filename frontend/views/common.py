@@ -33,6 +33,7 @@ def study_tabs(study: Study, abilities: Abilities) -> list[Tab]:
         Tab("members", "Members", reverse("frontend:study-members", args=[study.pk])),
         Tab("data", "Import & export", reverse("frontend:study-data", args=[study.pk])),
         Tab("dose", "Dose", reverse("frontend:study-dose", args=[study.pk])),
+        Tab("analysis", "Analysis", reverse("frontend:study-analysis", args=[study.pk])),
     ]
     if abilities.read_audit:
         tabs.append(Tab("audit", "Audit log", reverse("frontend:study-audit", args=[study.pk])))

@@ -7,104 +7,242 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('acquisition', '0001_initial'),
-        ('studies', '0003_scan_plans_and_flags'),
+        ("acquisition", "0001_initial"),
+        ("studies", "0003_scan_plans_and_flags"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReconstructionDefaults',
+            name="ReconstructionDefaults",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('parameters', models.JSONField(blank=True, default=dict, validators=[recon.models.validate_parameters])),
-                ('n_slabs', models.PositiveSmallIntegerField(default=1)),
-                ('enabled', models.BooleanField(default=True, help_text='Reconstruct automatically.')),
-                ('protocol', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='reconstruction_defaults', to='acquisition.scanprotocol')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "parameters",
+                    models.JSONField(
+                        blank=True, default=dict, validators=[recon.models.validate_parameters]
+                    ),
+                ),
+                ("n_slabs", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "enabled",
+                    models.BooleanField(default=True, help_text="Reconstruct automatically."),
+                ),
+                (
+                    "protocol",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reconstruction_defaults",
+                        to="acquisition.scanprotocol",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'reconstruction defaults',
+                "verbose_name_plural": "reconstruction defaults",
             },
         ),
         migrations.CreateModel(
-            name='Volume',
+            name="Volume",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('reconstruction', 'Reconstruction')], default='reconstruction', max_length=20)),
-                ('relative_path', models.CharField(max_length=500, unique=True)),
-                ('sha256', models.CharField(max_length=64)),
-                ('size_bytes', models.BigIntegerField()),
-                ('shape', models.JSONField(help_text='[nz, ny, nx] of the full-resolution level.')),
-                ('voxel_size_um', models.FloatField()),
-                ('units', models.CharField(help_text='1/cm or mgHA/cm3.', max_length=20)),
-                ('n_levels', models.PositiveSmallIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='volumes', to='studies.scansession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("reconstruction", "Reconstruction")],
+                        default="reconstruction",
+                        max_length=20,
+                    ),
+                ),
+                ("relative_path", models.CharField(max_length=500, unique=True)),
+                ("sha256", models.CharField(max_length=64)),
+                ("size_bytes", models.BigIntegerField()),
+                ("shape", models.JSONField(help_text="[nz, ny, nx] of the full-resolution level.")),
+                ("voxel_size_um", models.FloatField()),
+                ("units", models.CharField(help_text="1/cm or mgHA/cm3.", max_length=20)),
+                ("n_levels", models.PositiveSmallIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="volumes",
+                        to="studies.scansession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Reconstruction',
+            name="Reconstruction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=20)),
-                ('progress', models.FloatField(default=0.0, help_text='Fraction done, 0–1.')),
-                ('progress_message', models.CharField(blank=True, max_length=300)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('error', models.TextField(blank=True)),
-                ('task_id', models.CharField(blank=True, max_length=100)),
-                ('worker', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('parameters', models.JSONField(blank=True, default=dict, validators=[recon.models.validate_parameters])),
-                ('n_slabs', models.PositiveSmallIntegerField(default=1, help_text='z-slabs reconstructed in parallel by separate workers.')),
-                ('automatic', models.BooleanField(default=False, help_text='Started when the scan landed.')),
-                ('axis_offset_px', models.FloatField(blank=True, help_text='Centre used.', null=True)),
-                ('detector_tilt_deg', models.FloatField(blank=True, null=True)),
-                ('centre_source', models.CharField(blank=True, help_text='found or given', max_length=10)),
-                ('backend', models.CharField(blank=True, help_text='Backend that ran.', max_length=10)),
-                ('shape', models.JSONField(blank=True, null=True)),
-                ('voxel_size_um', models.FloatField(blank=True, null=True)),
-                ('timings', models.JSONField(blank=True, default=dict, help_text='Seconds per step.')),
-                ('code_version', models.CharField(blank=True, max_length=64)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('scan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reconstructions', to='acquisition.scan')),
-                ('volume', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reconstruction', to='recon.volume')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0, help_text="Fraction done, 0–1.")),
+                ("progress_message", models.CharField(blank=True, max_length=300)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("error", models.TextField(blank=True)),
+                ("task_id", models.CharField(blank=True, max_length=100)),
+                ("worker", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "parameters",
+                    models.JSONField(
+                        blank=True, default=dict, validators=[recon.models.validate_parameters]
+                    ),
+                ),
+                (
+                    "n_slabs",
+                    models.PositiveSmallIntegerField(
+                        default=1,
+                        help_text="z-slabs reconstructed in parallel by separate workers.",
+                    ),
+                ),
+                (
+                    "automatic",
+                    models.BooleanField(default=False, help_text="Started when the scan landed."),
+                ),
+                (
+                    "axis_offset_px",
+                    models.FloatField(blank=True, help_text="Centre used.", null=True),
+                ),
+                ("detector_tilt_deg", models.FloatField(blank=True, null=True)),
+                (
+                    "centre_source",
+                    models.CharField(blank=True, help_text="found or given", max_length=10),
+                ),
+                (
+                    "backend",
+                    models.CharField(blank=True, help_text="Backend that ran.", max_length=10),
+                ),
+                ("shape", models.JSONField(blank=True, null=True)),
+                ("voxel_size_um", models.FloatField(blank=True, null=True)),
+                (
+                    "timings",
+                    models.JSONField(blank=True, default=dict, help_text="Seconds per step."),
+                ),
+                ("code_version", models.CharField(blank=True, max_length=64)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reconstructions",
+                        to="acquisition.scan",
+                    ),
+                ),
+                (
+                    "volume",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reconstruction",
+                        to="recon.volume",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ReconstructionSlab',
+            name="ReconstructionSlab",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveSmallIntegerField()),
-                ('z_start', models.PositiveIntegerField()),
-                ('z_stop', models.PositiveIntegerField()),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('worker', models.CharField(blank=True, max_length=200)),
-                ('relative_path', models.CharField(blank=True, max_length=500)),
-                ('error', models.TextField(blank=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('reconstruction', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='slabs', to='recon.reconstruction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveSmallIntegerField()),
+                ("z_start", models.PositiveIntegerField()),
+                ("z_stop", models.PositiveIntegerField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("worker", models.CharField(blank=True, max_length=200)),
+                ("relative_path", models.CharField(blank=True, max_length=500)),
+                ("error", models.TextField(blank=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "reconstruction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="slabs",
+                        to="recon.reconstruction",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['reconstruction', 'index'],
-                'constraints': [models.UniqueConstraint(fields=('reconstruction', 'index'), name='slab_index_unique')],
+                "ordering": ["reconstruction", "index"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("reconstruction", "index"), name="slab_index_unique"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='reconstruction',
-            constraint=models.CheckConstraint(condition=models.Q(('n_slabs__gte', 1), ('n_slabs__lte', 64)), name='reconstruction_slabs_1_to_64'),
+            model_name="reconstruction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("n_slabs__gte", 1), ("n_slabs__lte", 64)),
+                name="reconstruction_slabs_1_to_64",
+            ),
         ),
     ]

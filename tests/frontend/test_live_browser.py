@@ -15,7 +15,7 @@ from django.urls import reverse
 from acquisition import models as am
 from recon.models import ReconstructionDefaults
 from tests.acquisition.conftest import TINY_DRIVER_CONFIG, TINY_PROTOCOL
-from tests.frontend.test_browser import chromium, login  # noqa: F401 — fixtures
+from tests.frontend.test_browser import login  # noqa: F401 — fixture
 
 pytestmark = [
     pytest.mark.browser,

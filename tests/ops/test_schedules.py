@@ -24,13 +24,17 @@ def install(*args) -> str:
 
 
 def test_install_creates_each_job_once():
-    assert install().count("created") == 3
-    assert install().count("kept") == 3
+    assert install().count("created") == 7
+    assert install().count("kept") == 7
     tasks = PeriodicTask.objects.filter(name__in=NAMES)
     assert {t.task for t in tasks} == {
         "studies.tasks.check_dosing",
         "studies.tasks.check_welfare",
         "studies.tasks.run_scan_plans",
+        "acquisition.tasks.sweep_acquisition_leases",
+        "acquisition.tasks.queue_planned_sessions",
+        "nanoscope_web.tasks.sweep_stale_jobs",
+        "nanoscope_web.tasks.check_integrity",
     }
     assert all(t.crontab is not None and t.enabled for t in tasks)
 

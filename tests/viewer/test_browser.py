@@ -8,8 +8,6 @@ Playwright skips these tests with a loud banner; with ``CI=true`` it fails the r
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,16 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from studies import models as m
-from tests.conftest import _unavailable
 from tests.viewer.conftest import CALIBRATION, make_volume, ramp
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -65,31 +54,6 @@ ALL_VIEWS_DRAWN = """() => window.nanoscope && window.nanoscope.state.views.ever
   return got && got.base.index === n.source.index(v.axis, n.state.p[v.axis], got.base.level)
     && (!n.state.overlay || got.label);
 }) && document.getElementById('viewer-status').textContent === ''"""
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """A headless Chromium for the module's tests."""
-    if not CHROMIUM.exists():
-        _unavailable("Chromium", FileNotFoundError(str(CHROMIUM)))
-        pytest.skip(f"{CHROMIUM} is missing")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        _unavailable("Playwright", exc)
-        pytest.skip("Playwright is not installed")
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -72,8 +72,16 @@ __device__ inline double matched_weight(double m, double xr, double z, const Geo
 _SOURCE = (
     _COMMON
     + r"""
+// Compiled twice: plain (four loads and the bilinear weights in registers) and with
+// -DTEXTURE (one hardware-filtered fetch from a layered texture: layer = angle,
+// x = padded row, y = padded column, texel centres at +0.5).
+#ifdef TEXTURE
+#define SOURCE_T cudaTextureObject_t
+#else
+#define SOURCE_T const float* __restrict__
+#endif
 extern "C" __global__ void backproject_fdk(
-    const float* __restrict__ proj, const double* __restrict__ cosv,
+    SOURCE_T proj, const double* __restrict__ cosv,
     const double* __restrict__ sinv, const double* __restrict__ xs, const double* __restrict__ ys,
     double z0, double dz, int nz, int nx, int ny, int n_angles, int pc, int pr,
     const double* __restrict__ gp, float* __restrict__ out) {
@@ -98,13 +106,18 @@ extern "C" __global__ void backproject_fdk(
         k_range(rb, dr, nz, upper_r, &k2, &k3);
         if (k2 > k0) k0 = k2;
         if (k3 < k1) k1 = k3;
-        const float* p = proj + (size_t)a * pc * pr;
         const float cbf = (float)cb, dcf = (float)dc, rbf = (float)rb, drf = (float)dr;
+#ifndef TEXTURE
+        const float* p = proj + (size_t)a * pc * pr;
+#endif
         #pragma unroll
         for (int t = 0; t < ZPER; ++t) {
             const int k = k_first + t * blockDim.x;
             if (k < k0 || k >= k1) continue;
             const float cc = cbf + dcf * k, r = rbf + drf * k;
+#ifdef TEXTURE
+            acc[t] += w * tex2DLayered<float>(proj, r + 0.5f, cc + 0.5f, a);
+#else
             const int ic = (int)cc, ir = (int)r;
             const float fc = cc - ic, fr = r - ir;
             const float* q0 = p + (size_t)ic * pr + ir;
@@ -112,6 +125,7 @@ extern "C" __global__ void backproject_fdk(
             const float lo = (1.0f - fc) * __ldg(q0) + fc * __ldg(q1);
             const float hi = (1.0f - fc) * __ldg(q0 + 1) + fc * __ldg(q1 + 1);
             acc[t] += w * (lo + fr * (hi - lo));
+#endif
         }
     }
     #pragma unroll
@@ -187,52 +201,6 @@ extern "C" __global__ void adjoint_gather(
 """
 )
 
-_TEXTURE_SOURCE = (
-    _COMMON
-    + r"""
-extern "C" __global__ void backproject_fdk_texture(
-    cudaTextureObject_t tex, const double* __restrict__ cosv,
-    const double* __restrict__ sinv, const double* __restrict__ xs, const double* __restrict__ ys,
-    double z0, double dz, int nz, int nx, int ny, int n_angles, int pc, int pr,
-    const double* __restrict__ gp, float* __restrict__ out) {
-    // As backproject_fdk, but one hardware-filtered texture fetch per voxel update
-    // (layer = angle, x = padded row, y = padded column; texel centres at +0.5).
-    const int k_first = blockIdx.x * (blockDim.x * ZPER) + threadIdx.x;
-    const int i = blockIdx.y * blockDim.y + threadIdx.y;
-    const int j = blockIdx.z;
-    if (i >= nx || j >= ny) return;
-    const Geo g = make_geo(gp);
-    const double x = xs[i], y = ys[j];
-    const double upper_c = pc - 2.0, upper_r = pr - 2.0;
-    float acc[ZPER];
-    for (int t = 0; t < ZPER; ++t) acc[t] = 0.0f;
-    for (int a = 0; a < n_angles; ++a) {
-        double cb, dc, rb, dr, m, xr;
-        column_map(x, y, cosv[a], sinv[a], z0, dz, g, &cb, &dc, &rb, &dr, &m, &xr);
-        float w = 1.0f;
-        if (g.cone) { double u = m * g.sod / g.sdd; w = (float)(u * u); }
-        int k0, k1, k2, k3;
-        k_range(cb, dc, nz, upper_c, &k0, &k1);
-        k_range(rb, dr, nz, upper_r, &k2, &k3);
-        if (k2 > k0) k0 = k2;
-        if (k3 < k1) k1 = k3;
-        const float cbf = (float)cb + 0.5f, dcf = (float)dc, rbf = (float)rb + 0.5f, drf = (float)dr;
-        #pragma unroll
-        for (int t = 0; t < ZPER; ++t) {
-            const int k = k_first + t * blockDim.x;
-            if (k < k0 || k >= k1) continue;
-            acc[t] += w * tex2DLayered<float>(tex, rbf + drf * k, cbf + dcf * k, a);
-        }
-    }
-    #pragma unroll
-    for (int t = 0; t < ZPER; ++t) {
-        const int k = k_first + t * blockDim.x;
-        if (k < nz) out[((size_t)j * nx + i) * nz + k] += acc[t];
-    }
-}
-"""
-)
-
 _BLOCK = (16, 8, 1)
 _BP_BLOCK = (32, 4, 1)
 Z_PER_THREAD = 8
@@ -241,9 +209,10 @@ Z_PER_THREAD = 8
 
 
 @functools.cache
-def _compiled(z_per_thread: int) -> cp.RawModule:
-    """The kernels, compiled by NVRTC for the present device (cached per z_per_thread)."""
-    return cp.RawModule(code=_SOURCE, options=("--std=c++14", f"-DZPER={int(z_per_thread)}"))
+def _compiled(z_per_thread: int, texture: bool = False) -> cp.RawModule:
+    """The kernels, compiled by NVRTC for the present device (cached per variant)."""
+    options = ("--std=c++14", f"-DZPER={int(z_per_thread)}", *(("-DTEXTURE",) if texture else ()))
+    return cp.RawModule(code=_SOURCE, options=options)
 
 
 _module = _compiled(Z_PER_THREAD)
@@ -252,14 +221,6 @@ _MAX_LAYERS = 2048
 """Layers (angles) of one layered 2-D texture (the CUDA limit on current devices)."""
 _CUDA_ARRAY_LAYERED = 0x01
 """``cudaArrayLayered`` (CuPy's runtime module does not name this flag)."""
-
-
-@functools.cache
-def _compiled_texture(z_per_thread: int) -> cp.RawModule:
-    """The texture-fetch variant, compiled only when asked for."""
-    return cp.RawModule(
-        code=_TEXTURE_SOURCE, options=("--std=c++14", f"-DZPER={int(z_per_thread)}")
-    )
 
 
 def backproject_layout_texture(
@@ -286,7 +247,7 @@ def backproject_layout_texture(
     if accumulator is None:
         accumulator = new_accumulator(volume)
     n_angles, pc, pr = proj.shape
-    kernel = _compiled_texture(z_per_thread).get_function("backproject_fdk_texture")
+    kernel = _compiled(z_per_thread, texture=True).get_function("backproject_fdk")
     channel = texture.ChannelFormatDescriptor(32, 0, 0, 0, runtime.cudaChannelFormatKindFloat)
     sampling = texture.TextureDescriptor(
         (runtime.cudaAddressModeBorder,) * 3,

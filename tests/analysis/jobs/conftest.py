@@ -1,5 +1,3 @@
-"""Analysis records and jobs use Django: restore the project-wide fixtures that the
-core tests' conftest (one folder up) replaces with Django-free ones."""
+"""Fixtures of the analysis records and jobs tests."""
 
-from tests.conftest import data_root, fast_password_hashing  # noqa: F401 — fixtures
 from tests.studies.conftest import world  # noqa: F401 — the studies' small world of records

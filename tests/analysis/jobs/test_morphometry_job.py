@@ -108,11 +108,11 @@ def test_rerun_with_new_parameters_keeps_the_earlier_result(world):
 def test_cancelled_job_is_not_run_and_finished_job_cannot_be_cancelled(world):
     volume = land_volume(world.session, plates())
     job = jobs.start_analysis(volume, "morphometry")
-    jobs.request_cancel(job)
+    job.cancel()
     assert jobs.run_analysis(job.pk) == JobState.CANCELLED
     assert not am.MorphometryResult.objects.exists()
     with pytest.raises(ValueError, match="already finished"):
-        jobs.request_cancel(am.AnalysisJob.objects.get(pk=job.pk))
+        am.AnalysisJob.objects.get(pk=job.pk).cancel()
     world.session.refresh_from_db()
     assert world.session.state == SessionState.RECONSTRUCTED
 

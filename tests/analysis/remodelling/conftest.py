@@ -7,7 +7,6 @@ import pytest
 from scipy import ndimage
 
 from analysis.registration import RigidTransform, register_rigid
-from tests.analysis.no_django import data_root, fast_password_hashing  # noqa: F401
 
 from .phantom import centres, inside, render
 

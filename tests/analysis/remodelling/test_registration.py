@@ -134,6 +134,19 @@ def test_parameters_reject_a_bad_sampling_fraction():
         RegistrationParameters(sampling_fraction=0.0)
 
 
+def test_metric_samples_are_capped_per_pyramid_level():
+    from analysis.registration import _sampling_per_level
+
+    params = RegistrationParameters(sampling_fraction=0.2, max_samples=100_000)
+    # Shrink factors 4, 2, 1: 100 000 samples of 384³ / 4³, / 2³, / 1.
+    fractions = _sampling_per_level(params, 384**3)
+    assert fractions == pytest.approx([100_000 * f**3 / 384**3 for f in (4, 2, 1)])
+    # A small volume keeps the asked fraction at every level.
+    assert _sampling_per_level(params, 64**3) == [0.2, 0.2, 0.2]
+    with pytest.raises(ValueError, match="max_samples"):
+        RegistrationParameters(max_samples=10)
+
+
 def test_parameters_reject_a_bad_thread_count():
     with pytest.raises(ValueError, match="threads"):
         RegistrationParameters(threads=0)

@@ -150,11 +150,11 @@ def test_rerun_keeps_the_earlier_result_and_a_redelivered_task_does_nothing(worl
 def test_cancelled_job_is_not_run(world):
     scan = _scan_record(world)
     rec = jobs.start_reconstruction(scan)
-    jobs.request_cancel(rec)
+    rec.cancel()
     assert jobs.run_reconstruction(rec.pk) == JobState.CANCELLED
     assert rm.Volume.objects.count() == 0
     with pytest.raises(ValueError, match="already finished"):
-        jobs.request_cancel(rm.Reconstruction.objects.get(pk=rec.pk))
+        rm.Reconstruction.objects.get(pk=rec.pk).cancel()
 
 
 @pytest.mark.django_db
