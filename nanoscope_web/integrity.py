@@ -8,6 +8,8 @@ whose digest differs raises a ``data-integrity`` flag on its study (one per file
 ``studies/flags.py``), with the record and the two digests in the message.  Nothing is
 repaired, moved or deleted: a person decides (restore from backup, re-run the step).
 
+Each run is stored as an :class:`~nanoscope_web.models.IntegrityCheck` with its counts
+(``/api/v1/integrity-checks/``, staff only), so a run that found nothing shows too.
 A flag stays open until a person acknowledges it, even when the file comes back; it is
 resolved by the next check after that, and re-opened should the file go bad again.
 """
@@ -19,12 +21,16 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.utils import timezone
+
 from acquisition.models import Scan
 from recon.models import Volume
 from studies.datafiles import absolute, sha256_of
 from studies.flags import WantedFlag, sync_flags
 from studies.models import Flag, Study, StudyExport
 from studies.vocabulary import JobState
+
+from .models import IntegrityCheck
 
 log = logging.getLogger(__name__)
 
@@ -119,14 +125,22 @@ def _flag(record: RecordedFile, state: str, found: str) -> WantedFlag:
 
 
 def check_integrity() -> dict[str, int]:
-    """Check every recorded file and sync the studies' ``data-integrity`` flags.
+    """Check every recorded file, sync the studies' ``data-integrity`` flags, record the run.
 
     Returns
     -------
     dict
         ``{"checked", "intact", "missing", "altered", "raised", "reopened", "resolved"}``,
-        counts of files and of flag changes.
+        counts of files and of flag changes, plus ``"run"``: the id of the
+        :class:`~nanoscope_web.models.IntegrityCheck` stored for this run.
     """
+    started = timezone.now()
+    counts = _check_and_flag()
+    run = IntegrityCheck.objects.create(started_at=started, finished_at=timezone.now(), **counts)
+    return {**counts, "run": run.pk}
+
+
+def _check_and_flag() -> dict[str, int]:
     counts = dict.fromkeys(("checked", FileState.INTACT, FileState.MISSING, FileState.ALTERED), 0)
     wanted: dict[int, list[WantedFlag]] = defaultdict(list)
     for record in recorded_files():

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from acquisition.models import Scan
 from nanoscope_web.integrity import check_integrity
+from nanoscope_web.models import IntegrityCheck
 from nanoscope_web.tasks import check_integrity as check_integrity_task
 from recon.models import Volume
 from studies import models as m
@@ -76,6 +77,9 @@ def test_intact_files_raise_nothing(files):
     assert summary["intact"] == 4
     assert summary["missing"] == summary["altered"] == summary["raised"] == 0
     assert flags(files["study"]) == {}
+    run = IntegrityCheck.objects.get(pk=summary["run"])
+    assert (run.checked, run.intact, run.problems) == (4, 4, 0)
+    assert run.started_at <= run.finished_at
 
 
 @pytest.mark.django_db
@@ -128,6 +132,7 @@ def test_a_restored_file_clears_its_flag_only_once_acknowledged(files):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
+@pytest.mark.urls("tests.ops.integrity_urls")
 def test_integrity_check_on_the_worker_flags_an_altered_volume_in_the_api(files, celery_worker):
     from rest_framework.test import APIClient
 
@@ -146,3 +151,13 @@ def test_integrity_check_on_the_worker_flags_an_altered_volume_in_the_api(files,
     assert flag["scan_session"] == files["session"].pk
     event = m.AuditEvent.objects.get(model="studies.flag", object_id=str(flag["id"]))
     assert (event.source, event.reason) == ("task", "scheduled integrity check")
+
+    staff = make_user("integrity-staff")
+    staff.is_staff = True
+    staff.save()
+    client.force_authenticate(staff)
+    # The run is stored once every flag is synced: wait for it too.
+    [run] = wait_until(lambda: client.get("/api/v1/integrity-checks/").json()["results"], 30)
+    assert (run["checked"], run["altered"], run["missing"], run["raised"]) == (4, 1, 0, 1)
+    client.force_authenticate(files["viewer"])
+    assert client.get("/api/v1/integrity-checks/").status_code == 403

@@ -140,8 +140,8 @@
   el("text", { x: 0, y: 0, "text-anchor": "middle", "font-size": 13,
     transform: `translate(20 ${(top + bottom) / 2}) rotate(-90)` }, axes, yTitle);
 
-  // Animals: thin lines and one point per animal and time point.
-  const animals = el("g", { class: "animals", id: "animal-layer" }, svg);
+  // Animals: thin lines (below the means) and one point per animal and time point.
+  const animals = el("g", { class: "animals", id: "animal-lines" }, svg);
   const byAnimal = new Map();
   for (const p of points) {
     if (!byAnimal.has(p.animal_id)) byAnimal.set(p.animal_id, []);
@@ -158,19 +158,6 @@
       }, animals);
     }
   }
-  for (const p of points) {
-    const link = el("a", { href: p.session_url, class: "point-link", "data-viewer": p.viewer_url }, animals);
-    el("title", {}, link,
-      `${p.animal} (${p.cohort}) · day ${p.day}: ${fmt(valueOf(p))}${unit ? " " + unit : ""}\n` +
-      "Click: open the scan session · Alt-click: open the volume in the viewer");
-    el("circle", {
-      class: "animal-point", cx: (sx(p.day) + dodge[p.cohort]).toFixed(1), cy: sy(valueOf(p)).toFixed(1),
-      r: 3.2, fill: colour[p.cohort], "fill-opacity": 0.55, stroke: colour[p.cohort],
-      "stroke-opacity": 0.8, "stroke-width": 0.8, "data-animal": p.animal, "data-cohort": p.cohort,
-      "data-day": p.day, "data-value": valueOf(p),
-    }, link);
-  }
-
   // Cohorts: mean ± SEM, joined over time.
   const means = el("g", { class: "means" }, svg);
   for (const name of data.cohorts) {
@@ -195,10 +182,24 @@
       el("circle", { cx: x(s), cy: sy(s.mean), r: 5.2, fill: c, stroke: "#fff", "stroke-width": 1.5 }, g);
     }
   }
+  // Points last, so that the means never cover one: every point stays clickable.
+  const marks = el("g", { class: "animals", id: "animal-points" }, svg);
+  for (const p of points) {
+    const link = el("a", { href: p.session_url, class: "point-link", "data-viewer": p.viewer_url }, marks);
+    el("title", {}, link,
+      `${p.animal} (${p.cohort}) · day ${p.day}: ${fmt(valueOf(p))}${unit ? " " + unit : ""}\n` +
+      "Click: open the scan session · Alt-click: open the volume in the viewer");
+    el("circle", {
+      class: "animal-point", cx: (sx(p.day) + dodge[p.cohort]).toFixed(1), cy: sy(valueOf(p)).toFixed(1),
+      r: 3.2, fill: colour[p.cohort], "fill-opacity": 0.55, stroke: colour[p.cohort],
+      "stroke-opacity": 0.8, "stroke-width": 0.8, "data-animal": p.animal, "data-cohort": p.cohort,
+      "data-day": p.day, "data-value": valueOf(p),
+    }, link);
+  }
   host.appendChild(svg);
 
   // Alt-click: the volume in the viewer instead of the session.
-  animals.addEventListener("click", (event) => {
+  marks.addEventListener("click", (event) => {
     const link = event.target.closest("a.point-link");
     if (link && event.altKey) {
       event.preventDefault();
@@ -209,8 +210,10 @@
   const toggle = document.getElementById("show-animals");
   if (toggle) {
     toggle.addEventListener("change", () => {
-      if (toggle.checked) animals.removeAttribute("display");
-      else animals.setAttribute("display", "none");
+      for (const layer of [animals, marks]) {
+        if (toggle.checked) layer.removeAttribute("display");
+        else layer.setAttribute("display", "none");
+      }
     });
   }
 

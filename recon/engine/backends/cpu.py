@@ -34,6 +34,8 @@ PAD = 2
 name = "cpu"
 
 _UM_TO_CM = 1e-4
+_THIN_SLAB = 16
+"""Parallel-beam slabs up to this many slices run the row-wise kernel (2-D slices)."""
 
 
 @njit(inline="always", fastmath=True, cache=True)
@@ -284,6 +286,53 @@ def _adjoint_gather(proj_t, cos, sin, xs, ys, z0, dz, g, scale, out_yxz):
                     out_yxz[j, i, k] += acc * _matched_weight(m, xr, z0 + dz * k, g, scale)
 
 
+@njit(parallel=True, fastmath=True, cache=True)
+def _backproject_parallel_rows(proj_t, cos, sin, xs, ys, z0, dz, nz, g, out_yxz):
+    """:func:`_backproject_untilted` for parallel beam and thin slabs (2-D slices).
+
+    In parallel beam without tilt a voxel's detector row depends on z alone, so each
+    slice first interpolates its sinogram between detector rows once; along a row of
+    voxels (fixed y) the detector column is then linear in x, and the innermost loop is
+    one multiply-add, two neighbouring loads and a lerp per voxel update — instead of a
+    column set-up per voxel column that only a thick slab amortises.
+    """
+    n_angles = proj_t.shape[0]
+    n_cols = proj_t.shape[1]
+    upper_c = n_cols - 2.0
+    upper_r = proj_t.shape[2] - 2.0
+    ny = ys.shape[0]
+    nx = xs.shape[0]
+    inv_pixel = 1.0 / g[3]
+    col0 = g[8] + PAD - g[4] * inv_pixel
+    row0 = g[9] + PAD - g[5] * inv_pixel
+    k0, k1 = _row_range(z0 * inv_pixel + row0, dz * inv_pixel, nz, upper_r)
+    x0 = xs[0]
+    dx = xs[1] - xs[0] if nx > 1 else 0.0
+    sino = np.empty((n_angles, n_cols), dtype=np.float32)
+    for k in range(k0, k1):
+        r = (z0 + dz * k) * inv_pixel + row0
+        ir = int(r)
+        fr = np.float32(r - ir)
+        for a in range(n_angles):  # cheap; serial keeps one parallel region per call
+            for c in range(n_cols):
+                lo = proj_t[a, c, ir]
+                sino[a, c] = lo + fr * (proj_t[a, c, ir + 1] - lo)
+        for j in prange(ny):
+            y = ys[j]
+            for a in range(n_angles):
+                cb0 = (x0 * cos[a] + y * sin[a]) * inv_pixel + col0
+                dcb = dx * cos[a] * inv_pixel
+                i0, i1 = _k_range(cb0, dcb, nx, upper_c)
+                cbf = np.float32(cb0)
+                dcbf = np.float32(dcb)
+                for i in range(i0, i1):
+                    cc = cbf + dcbf * np.float32(i)
+                    ic = np.int32(cc)
+                    fc = cc - np.float32(ic)
+                    v0 = sino[a, ic]
+                    out_yxz[j, i, k] += v0 + fc * (sino[a, ic + 1] - v0)
+
+
 # -- layout helpers ---------------------------------------------------------
 
 
@@ -359,8 +408,17 @@ def backproject_fdk(
     proj_t = to_kernel_layout(filtered)
     if accumulator is None:
         accumulator = new_accumulator(volume)
-    kernel = _backproject_untilted if kg.sin_tilt == 0.0 else _backproject_fdk
-    kernel(proj_t, kg.cos, kg.sin, xs, ys, z0, dz, nz, _scalars(kg), int(angle_block), accumulator)
+    g = _scalars(kg)
+    if kg.sin_tilt != 0.0:
+        _backproject_fdk(
+            proj_t, kg.cos, kg.sin, xs, ys, z0, dz, nz, g, int(angle_block), accumulator
+        )
+    elif not kg.cone and nz <= _THIN_SLAB:
+        _backproject_parallel_rows(proj_t, kg.cos, kg.sin, xs, ys, z0, dz, nz, g, accumulator)
+    else:
+        _backproject_untilted(
+            proj_t, kg.cos, kg.sin, xs, ys, z0, dz, nz, g, int(angle_block), accumulator
+        )
     return accumulator
 
 
