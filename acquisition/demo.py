@@ -121,7 +121,9 @@ def acquire_demo(
     job_ids = []
     for session in sessions:
         with audit_context(user=operator, source="command", reason="demo acquisition"):
-            job = jobs.request_acquisition(session, protocol, user=operator, paced=paced)
+            job = jobs.request_acquisition(
+                session, protocol, user=operator, paced=paced, source="command"
+            )
         job_ids.append(job.pk)
         if via_worker:
             from .tasks import run_acquisition

@@ -113,7 +113,7 @@ def _request(session: ScanSession, protocol: ScanProtocol) -> AcquisitionJob:
     from .tasks import run_acquisition
 
     with transaction.atomic():
-        job = jobs.request_acquisition(session, protocol, user=None)
+        job = jobs.request_acquisition(session, protocol, user=None, source="task")
         transaction.on_commit(lambda: run_acquisition.delay(job.pk), robust=True)
     return job
 

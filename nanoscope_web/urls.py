@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("acquisition.urls")),
     path("api/v1/", include("recon.urls")),
     path("api/v1/", include("analysis.urls")),
+    path("api/v1/", include("nanoscope_web.integrity_api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/schema/swagger-ui/",

@@ -57,8 +57,11 @@ def request_acquisition(
     paced: bool = True,
     seed: int | None = None,
     override_reason: str = "",
+    source: str = "api",
 ) -> AcquisitionJob:
     """Queue a scan of ``session`` with ``protocol`` (the caller sends the task on commit).
+
+    ``source`` is the audit trail's: ``"api"``, ``"page"`` or ``"task"`` (the planner).
 
     Refused before any exposure when the protocol does not fit the session, the
     instrument is not available, the animal is not alive, the session cannot be queued,
@@ -72,7 +75,7 @@ def request_acquisition(
     DoseBudgetExceeded
         With the budget figures.
     """
-    with transaction.atomic(), audit_context(user=user, source="api", reason=override_reason):
+    with transaction.atomic(), audit_context(user=user, source=source, reason=override_reason):
         return _queue_job(
             session, protocol, user=user, override_reason=override_reason,
             paced=paced, seed=session.pk if seed is None else seed,

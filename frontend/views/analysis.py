@@ -103,10 +103,26 @@ def sites_with_results(study: Study, user, parameter: Parameter) -> list[str]:
 
 
 def measurements(study: Study, user, parameter: Parameter, site: str) -> list[dict]:
-    """One row per scan session (its newest result): animal, cohort, day, value, links.
+    """One row per scan session of ``site`` (its newest result), as the plot draws it.
 
-    Values are in the page's units (``parameter.scale`` applied); a result without the
-    parameter keeps a row with ``value`` None (the statistics leave it out).
+    Parameters
+    ----------
+    study : Study
+        The study; only animals with a cohort and results with a study day count.
+    user : User
+        Whose visibility rule applies (``visible_to``).
+    parameter : Parameter
+        The bone parameter; remodelling rates belong to their follow-up session.
+    site : str
+        An ``AnatomicalSite`` value.
+
+    Returns
+    -------
+    list of dict
+        ``animal`` (label), ``animal_id``, ``cohort`` (name), ``day`` (study day, int),
+        ``value`` (in the page's units: ``stored × parameter.scale``; None where the
+        result lacks the parameter), ``session_url`` and ``viewer_url``; sorted by
+        cohort, animal and day.
     """
     results, session = _results(study, user, parameter, site)
     volume = "followup_volume" if parameter.dynamic else "volume"
@@ -145,8 +161,25 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def statistics(study: Study, rows: list[dict], parameter: Parameter) -> dict:
     """Everything the page shows about ``rows``: summaries, comparisons, mixed model.
 
-    Adds each row's ``change`` and ``change_pct`` from its animal's baseline (the
-    earliest day with results; None where the animal has no value that day).
+    Adds each row's ``change`` (page units) and ``change_pct`` (%) from its animal's
+    baseline (the earliest day with results; None where the animal has no value that
+    day).
+
+    Parameters
+    ----------
+    study : Study
+        Its control cohort (``is_control``) is the mixed model's reference.
+    rows : list of dict
+        From :func:`measurements`; changed in place.
+    parameter : Parameter
+        Names the parameter in the tables.
+
+    Returns
+    -------
+    dict
+        ``summary`` (per mode: n, mean, sd, sem per cohort and day), ``by_day`` (ANOVA
+        and pairwise Welch tests with Holm-adjusted p and Hedges' g per day),
+        ``mixed_coefficients``, ``mixed_fit`` and ``mixed_error`` (why no model).
 
     Raises
     ------
@@ -245,7 +278,8 @@ def study_analysis(request: HttpRequest, study_id: int) -> HttpResponse:
         )
         return _render(request, study, context, status=400)
     rows = measurements(study, request.user, parameter, site) if site else []
-    context.update(parameter=parameter, mode=mode, site=site, sites=sites, rows=rows)
+    offered_sites = sorted({*sites, site} - {""})  # a chosen site stays chosen, even if empty
+    context.update(parameter=parameter, mode=mode, site=site, sites=offered_sites, rows=rows)
     try:
         stats = statistics(study, rows, parameter) if rows else None
     except ValueError as exc:
@@ -280,8 +314,6 @@ def study_analysis(request: HttpRequest, study_id: int) -> HttpResponse:
 
 
 def _render(request: HttpRequest, study: Study, context: dict, status: int = 200) -> HttpResponse:
-    response = study_page(
-        request, study, "analysis", "frontend/study_analysis.html", **context
-    )
+    response = study_page(request, study, "analysis", "frontend/study_analysis.html", **context)
     response.status_code = status
     return response

@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from acquisition.models import ACTIVE_STATES, AcquisitionJob
 from recon.models import Reconstruction
-from studies.models import Administration, ScanSession, Study, role_at_least
+from studies.models import Administration, Flag, ScanSession, Study, role_at_least
 from studies.vocabulary import AnimalStatus, JobState, Role, SessionState
 
 #: At most this many rows per panel (the full lists are on the study pages and the API).
@@ -54,6 +54,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         Q(planned_at__gte=start, planned_at__lt=end)
         | Q(planned_at__lt=start, actual_at__isnull=True, animal__status=AnimalStatus.ALIVE)
     ).order_by("planned_at", "animal__label")
+    # Open flags (welfare endpoints first): raised by the scheduled checks, cleared by the
+    # checks or acknowledged through the API (``/api/v1/flags/<id>/acknowledge/``).
+    open_flags = (
+        Flag.objects.visible_to(user)
+        .filter(resolved_at=None, acknowledged_at=None)
+        .select_related("study", "animal")
+        .order_by(Case(When(severity=Flag.Severity.CRITICAL, then=0), default=1), "-raised_at")
+    )
     rows = [(study, study.role_of(user), study.study_day(today)) for study in studies]
     context = {
         "today": today,
@@ -64,6 +72,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "n_due_sessions": due_sessions.count(),
         "due_doses": due_doses[:PANEL_ROWS],
         "n_due_doses": due_doses.count(),
+        "open_flags": open_flags[:PANEL_ROWS],
+        "n_open_flags": open_flags.count(),
         "panel_rows": PANEL_ROWS,
         **instrument_queue(user),
     }

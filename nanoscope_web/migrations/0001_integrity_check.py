@@ -4,29 +4,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='IntegrityCheck',
+            name="IntegrityCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField()),
-                ('checked', models.PositiveIntegerField(help_text='Files read and hashed.')),
-                ('intact', models.PositiveIntegerField()),
-                ('missing', models.PositiveIntegerField()),
-                ('altered', models.PositiveIntegerField(help_text='Files whose sha256 differs from the record.')),
-                ('raised', models.PositiveIntegerField(help_text='Flags raised by this run.')),
-                ('reopened', models.PositiveIntegerField(help_text='Resolved flags this run opened again.')),
-                ('resolved', models.PositiveIntegerField(help_text='Acknowledged flags whose file is whole again.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField()),
+                ("checked", models.PositiveIntegerField(help_text="Files read and hashed.")),
+                ("intact", models.PositiveIntegerField()),
+                ("missing", models.PositiveIntegerField()),
+                (
+                    "altered",
+                    models.PositiveIntegerField(
+                        help_text="Files whose sha256 differs from the record."
+                    ),
+                ),
+                ("raised", models.PositiveIntegerField(help_text="Flags raised by this run.")),
+                (
+                    "reopened",
+                    models.PositiveIntegerField(help_text="Resolved flags this run opened again."),
+                ),
+                (
+                    "resolved",
+                    models.PositiveIntegerField(
+                        help_text="Acknowledged flags whose file is whole again."
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
+                "ordering": ["-started_at", "-id"],
             },
         ),
     ]

@@ -4,15 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('studies', '0003_scan_plans_and_flags'),
+        ("studies", "0003_scan_plans_and_flags"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='flag',
-            name='kind',
-            field=models.CharField(choices=[('weight-loss-warning', 'Weight loss warning'), ('humane-endpoint', 'Humane endpoint reached'), ('dose-overdue', 'Dose overdue'), ('scan-overdue', 'Scan overdue'), ('scan-missed', 'Scan missed (outside its window)'), ('scan-not-queued', 'Planned scan not queued'), ('scan-over-budget', 'Planned scan over the dose budget'), ('data-integrity', 'Data file missing or altered')], max_length=30),
+            model_name="flag",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("weight-loss-warning", "Weight loss warning"),
+                    ("humane-endpoint", "Humane endpoint reached"),
+                    ("dose-overdue", "Dose overdue"),
+                    ("scan-overdue", "Scan overdue"),
+                    ("scan-missed", "Scan missed (outside its window)"),
+                    ("scan-not-queued", "Planned scan not queued"),
+                    ("scan-over-budget", "Planned scan over the dose budget"),
+                    ("data-integrity", "Data file missing or altered"),
+                ],
+                max_length=30,
+            ),
         ),
     ]

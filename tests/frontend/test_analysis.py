@@ -99,14 +99,17 @@ def test_points_carry_values_in_page_units_and_their_session(world, pages):
     assert m01_day28["viewer_url"] == reverse("viewer:page", args=[volume.pk])
     tb_th = pages("viewer").get(url(world, parameter="tb_th_um")).context["plot"]
     assert tb_th["unit"] == "µm"
-    m01 = [p["value"] for p in sorted(tb_th["points"], key=lambda p: p["day"]) if p["animal"] == "M01"]
+    by_day = sorted(tb_th["points"], key=lambda p: p["day"])
+    m01 = [p["value"] for p in by_day if p["animal"] == "M01"]
     assert m01 == pytest.approx([70.0, 65.0, 60.0])  # 40 + 100 × BV/TV, not scaled
 
 
 def test_cohort_means_and_sem_per_day_for_each_mode(world, pages):
     measured_study(world)
     client = pages("viewer")
-    absolute = {(s["cohort"], s["day"]): s for s in client.get(url(world)).context["plot"]["summary"]}
+    absolute = {
+        (s["cohort"], s["day"]): s for s in client.get(url(world)).context["plot"]["summary"]
+    }
     ovx28 = [100 * v for v in BV_TV[("OVX", 28)]]
     assert absolute[("OVX", 28.0)]["n"] == 3
     assert absolute[("OVX", 28.0)]["mean"] == pytest.approx(sum(ovx28) / 3)
@@ -166,11 +169,29 @@ def test_no_results_yet_shows_the_empty_state(world, pages):
     response = pages("viewer").get(url(world))
     assert response.status_code == 200
     assert "plot" not in response.context
-    assert b'id="analysis-empty"' in response.content and b"No BV/TV (%) results yet" in response.content
+    assert (
+        b'id="analysis-empty"' in response.content
+        and b"No BV/TV (%) results yet" in response.content
+    )
     measured_study(world)
     dynamic = pages("viewer").get(url(world, parameter="bfr_bv_pct_per_day"))
     assert dynamic.status_code == 200 and "plot" not in dynamic.context
     assert "BFR/BV (%/day)" in dynamic.content.decode()
+    unscanned = pages("viewer").get(url(world, site="L5-vertebra"))
+    assert unscanned.status_code == 200 and "plot" not in unscanned.context
+    assert unscanned.context["sites"] == ["L5-vertebra", "tibia-right-proximal"]
+    assert b'<option value="L5-vertebra" selected>L5 vertebra</option>' in unscanned.content
+
+
+def test_results_of_two_sites_are_plotted_one_site_at_a_time(world, pages):
+    measured_study(world)
+    femur = session_on_day(world.animal, 7, site="femur-left-distal")
+    recorded_result(femur, bv_tv=0.4)
+    default = pages("viewer").get(url(world)).context
+    assert default["site"] == "femur-left-distal"  # the first site in order
+    assert [(p["animal"], p["day"]) for p in default["plot"]["points"]] == [("M01", 7)]
+    tibia = pages("viewer").get(url(world, site="tibia-right-proximal")).context
+    assert len(tibia["plot"]["points"]) == 18
 
 
 def test_p_values_are_shown_with_sensible_precision():

@@ -59,3 +59,20 @@ def test_the_instrument_queue_shows_acquiring_first_then_queued(world, pages):
     response = pages("viewer").get(reverse("frontend:dashboard"))
     assert list(response.context["queue"]) == [world.session, queued]
     assert response.context["n_queue"] == 2
+
+
+def test_open_flags_of_my_studies_are_listed_critical_first(world, pages):
+    def flag(study, kind, severity, **extra):
+        return m.Flag.objects.create(
+            study=study, kind=kind, severity=severity, subject=f"animal:{world.animal.pk}",
+            message=f"{kind} message", **extra,
+        )  # fmt: skip
+
+    warning = flag(world.study, "weight-loss-warning", "warning", animal=world.animal)
+    endpoint = flag(world.study, "humane-endpoint", "critical", animal=world.animal)
+    flag(world.study, "dose-overdue", "warning", acknowledged_at=timezone.now())
+    flag(world.other_study, "humane-endpoint", "critical")  # another study's: not shown
+    response = pages("viewer").get(reverse("frontend:dashboard"))
+    assert list(response.context["open_flags"]) == [endpoint, warning]
+    assert response.context["n_open_flags"] == 2
+    assert "Humane endpoint reached" in response.content.decode()

@@ -132,7 +132,6 @@ def test_a_restored_file_clears_its_flag_only_once_acknowledged(files):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
-@pytest.mark.urls("tests.ops.integrity_urls")
 def test_integrity_check_on_the_worker_flags_an_altered_volume_in_the_api(files, celery_worker):
     from rest_framework.test import APIClient
 

@@ -62,8 +62,9 @@
 
   function fmt(value) {
     const a = Math.abs(value);
-    if (a !== 0 && (a < 0.01 || a >= 1e5)) return value.toExponential(2);
-    return Number(value.toPrecision(4)).toString();
+    const text = a !== 0 && (a < 0.01 || a >= 1e5)
+      ? value.toExponential(2) : Number(value.toPrecision(4)).toString();
+    return text.replace("-", "\u2212"); // a typographic minus
   }
 
   const mode = data.mode;
@@ -102,21 +103,26 @@
     "aria-label": `${yTitle} per cohort over study days`,
   });
   el("rect", { x: 0, y: 0, width: W, height: H, fill: "#ffffff" }, svg);
+  host.appendChild(svg); // in the document from the start: the legend measures its labels
 
   // Title and legend.
   el("text", { x: left, y: 22, "font-size": 15, "font-weight": 600 }, svg,
     `${data.symbol} · ${data.site}`);
   el("text", { x: left, y: 40, "font-size": 11.5, fill: "#627085" }, svg,
     `${data.study} · mean ± SEM per cohort; thin lines: animals`);
+  // Legend at the top right: laid out right to left with the labels' measured widths.
+  const legend = el("g", { class: "legend" }, svg);
   let lx = right;
   for (const name of [...data.cohorts].reverse()) {
-    const label = name + (data.controls.includes(name) ? " (control)" : "");
-    const width = 26 + label.length * 6.8;
-    lx -= width;
-    const item = el("g", { class: "legend-item", "data-cohort": name }, svg);
+    const item = el("g", { class: "legend-item", "data-cohort": name }, legend);
+    const label = el("text", { x: 0, y: 34, "font-size": 12 }, item,
+      name + (data.controls.includes(name) ? " (control)" : ""));
+    const width = label.getComputedTextLength() || 7 * label.textContent.length;
+    lx -= width + 22;
+    label.setAttribute("x", lx + 22);
     el("line", { x1: lx, x2: lx + 16, y1: 30, y2: 30, stroke: colour[name], "stroke-width": 2.5 }, item);
     el("circle", { cx: lx + 8, cy: 30, r: 4, fill: colour[name], stroke: "#fff", "stroke-width": 1.2 }, item);
-    el("text", { x: lx + 21, y: 34, "font-size": 12 }, item, label);
+    lx -= 16;
   }
 
   // Axes and grid.
@@ -196,7 +202,6 @@
       "data-day": p.day, "data-value": valueOf(p),
     }, link);
   }
-  host.appendChild(svg);
 
   // Alt-click: the volume in the viewer instead of the session.
   marks.addEventListener("click", (event) => {
