@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -40,6 +41,8 @@ class Command(BaseCommand):
             f"  API: http://{addr}/api/v1/   docs: http://{addr}/api/schema/swagger-ui/"
         )
         self.stdout.write(f"  data root: {settings.NANOSCOPE_DATA_ROOT}\n")
+        # A plain `kill` (SIGTERM) stops the workers too, as Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             call_command("runserver", addr, use_reloader=False, use_threading=True)
         finally:
