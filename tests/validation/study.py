@@ -1,0 +1,139 @@
+"""The demo study's treatments as phantom data, and remodelling measured inside a given VOI.
+
+:data:`DEMO_TREATMENTS` mirrors the cohorts of ``studies/demo.py`` ("OVX and
+zoledronate": sham or ovariectomy on day 0, saline or zoledronate 100 µg/kg s.c.
+weekly, five administrations from day 0) as
+:class:`~acquisition.phantom.TreatmentSpec` lists, without importing Django.
+
+:func:`remodelling_in_region` runs the steps of
+:func:`analysis.measurement.measure_remodelling_pair` — rigid registration, one
+trilinear resampling, classification and the dynamic parameters, all with the stored
+(normalised) parameters — inside a user-defined VOI mask instead of the automatic
+compartment separation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from acquisition.phantom import TreatmentSpec, make_phantom, phantom_series
+from analysis.registration import RegistrationParameters, register_rigid, resample_onto
+from analysis.remodelling import RemodellingParameters, RemodellingResult, analyse_remodelling
+
+from .simulate import PHANTOM_SHAPE, VOXEL_UM, reconstruct_calibrated
+
+__all__ = ["DEMO_TREATMENTS", "StudyScans", "remodelling_in_region", "scan_seed"]
+
+_WEEKLY = {"start_day": 0, "interval_days": 7, "n_administrations": 5}
+DEMO_TREATMENTS: dict[str, tuple[TreatmentSpec, ...]] = {
+    "Sham": (
+        TreatmentSpec("surgery", "sham", 0),
+        TreatmentSpec("vehicle", "saline", dose=5.0, dose_unit="mL/kg", **_WEEKLY),
+    ),
+    "OVX + vehicle": (
+        TreatmentSpec("surgery", "ovariectomy", 0),
+        TreatmentSpec("vehicle", "saline", dose=5.0, dose_unit="mL/kg", **_WEEKLY),
+    ),
+    "OVX + zoledronate": (
+        TreatmentSpec("surgery", "ovariectomy", 0),
+        TreatmentSpec("drug", "zoledronate", dose=100.0, dose_unit="ug/kg", **_WEEKLY),
+    ),
+}
+"""Cohort name → the treatments of its animals (as ``studies/demo.py`` seeds them)."""
+
+
+def scan_seed(seed: int, day: int, cohort: str) -> int:
+    """Noise seed of one scan: one per animal's baseline, else one per scan."""
+    if day == 0:
+        return 1000 * seed
+    return 1000 * seed + 10 * day + list(DEMO_TREATMENTS).index(cohort) + 1
+
+
+class StudyScans:
+    """Scans of the demo study's animals, made on demand and kept.
+
+    Day 0 precedes every treatment's effect (all start on day 0), so one baseline scan
+    per seed serves the three cohorts, as one anatomy given each treatment.
+
+    Parameters
+    ----------
+    site : str
+        Anatomical site of every phantom.
+    scratch : pathlib.Path
+        Folder for the pipeline's files (removed as each scan is read back).
+    """
+
+    def __init__(self, site: str, scratch: Path) -> None:
+        self.site = site
+        self.scratch = Path(scratch)
+        self.results: dict[tuple[int, str | None, int], tuple] = {}
+
+    def get(self, seed: int, cohort: str, day: int) -> tuple:
+        """``(density, calibration, axis_offset_px)`` of an animal's scan on ``day``."""
+        if cohort not in DEMO_TREATMENTS and day != 0:
+            raise ValueError(f"cohort must be one of {list(DEMO_TREATMENTS)}, got {cohort!r}")
+        key = (seed, None if day == 0 else cohort, day)
+        if key not in self.results:
+            base = make_phantom(self.site, PHANTOM_SHAPE, VOXEL_UM, seed=seed)
+            phantom = base if day == 0 else phantom_series(base, DEMO_TREATMENTS[cohort], [day])[0]
+            self.results[key] = reconstruct_calibrated(
+                phantom, scan_seed(seed, day, cohort), self.scratch
+            )
+        return self.results[key]
+
+    def volume(self, seed: int, cohort: str, day: int) -> np.ndarray:
+        """Calibrated density (mgHA/cm³, ``[z, y, x]``) of an animal's scan on ``day``."""
+        return self.get(seed, cohort, day)[0]
+
+
+def remodelling_in_region(
+    baseline: np.ndarray,
+    followup: np.ndarray,
+    voxel_um: float,
+    interval_days: float,
+    parameters: dict[str, Any],
+    region: np.ndarray,
+) -> tuple[RemodellingResult, Any]:
+    """Register, resample once, classify and measure remodelling inside ``region``.
+
+    Parameters
+    ----------
+    baseline, followup : (nz, ny, nx) ndarray
+        Calibrated grey values (mgHA/cm³) of two scans of one animal and site.
+    voxel_um : float
+        Isotropic voxel size (µm).
+    interval_days : float
+        Days between the scans, > 0.
+    parameters : dict
+        Normalised remodelling parameters
+        (:func:`analysis.measurement.normalise_parameters`); a remodelling threshold of
+        None takes the segmentation's fixed threshold.
+    region : (nz, ny, nx) ndarray of bool
+        The analysed VOI on the baseline grid.
+
+    Returns
+    -------
+    (RemodellingResult, RegistrationResult)
+    """
+    registration = register_rigid(
+        baseline,
+        followup,
+        voxel_um,
+        parameters=RegistrationParameters.from_dict(parameters["registration"]),
+    )
+    registered = resample_onto(followup, registration.transform, baseline.shape, voxel_um, order=1)
+    settings = dict(parameters["remodelling"])
+    if settings["threshold"] is None:
+        settings["threshold"] = parameters["segmentation"]["threshold_mgha_cm3"]
+    result = analyse_remodelling(
+        baseline,
+        registered,
+        voxel_um,
+        interval_days,
+        RemodellingParameters.from_dict(settings),
+        mask=region,
+    )
+    return result, registration
