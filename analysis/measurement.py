@@ -387,6 +387,7 @@ def measure_remodelling_pair(
     interval_days: float,
     parameters: dict[str, Any],
     progress: Progress | None = None,
+    region: np.ndarray | None = None,
 ) -> RemodellingFigures:
     """Register a follow-up onto its baseline, resample it once, classify and measure.
 
@@ -404,6 +405,8 @@ def measure_remodelling_pair(
         the baseline's segmentation threshold; the analysed region is the baseline's
         trabecular VOI (see :func:`regions_of`).
     progress : callable, optional
+    region : (nz, ny, nx) ndarray of bool, optional
+        A user-defined VOI on the baseline grid, used instead of the automatic one.
 
     Returns
     -------
@@ -412,7 +415,14 @@ def measure_remodelling_pair(
     report = progress or (lambda fraction, message: None)
     report(0.05, "segmenting the baseline")
     seg = _segment(baseline, units, parameters["segmentation"])
-    voi, _, region_name = regions_of(seg.bone, parameters["regions"])
+    if region is None:
+        voi, _, region_name = regions_of(seg.bone, parameters["regions"])
+    else:
+        voi, region_name = np.asarray(region, dtype=bool), "user mask"
+        if voi.shape != baseline.shape:
+            raise ValueError(
+                f"region: shape {voi.shape} differs from the volume's {baseline.shape}"
+            )
     report(0.15, "registering")
     registration = register_rigid(
         baseline,

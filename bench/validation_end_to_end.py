@@ -27,9 +27,9 @@ import numpy as np
 from scipy import ndimage
 
 from acquisition.phantom import make_phantom, phantom_series
-from analysis.measurement import measure_static, normalise_parameters
+from analysis.measurement import measure_remodelling_pair, measure_static, normalise_parameters
 from tests.validation.simulate import PHANTOM_SHAPE, VOXEL_UM, inscribed_box
-from tests.validation.study import DEMO_TREATMENTS, StudyScans, remodelling_in_region
+from tests.validation.study import DEMO_TREATMENTS, StudyScans
 
 SITE = "tibia-right-proximal"
 THRESHOLD = 500.0
@@ -73,14 +73,16 @@ def _series(scans: StudyScans) -> None:
             true = _rates(
                 phantoms[a].trabecular_bone & region, phantoms[b].trabecular_bone & region, b - a
             )
-            m, registration = remodelling_in_region(
+            figures = measure_remodelling_pair(
                 scans.volume(SERIES_SEED, cohort, a),
                 scans.volume(SERIES_SEED, cohort, b),
                 VOXEL_UM,
+                "mgHA/cm3",
                 b - a,
                 parameters,
-                region,
+                region=region,
             )
+            m, registration = figures.remodelling, figures.registration
             shift = np.round(registration.transform.translation_um, 2)
             print(
                 f"{region_name:4s} days {a:2d}–{b:2d}:       {m.bfr_bv_pct_per_day:5.3f} / {true[0]:5.3f}"

@@ -1,31 +1,25 @@
-"""The demo study's treatments as phantom data, and remodelling measured inside a given VOI.
+"""The demo study's treatments as phantom data, and the scans of its animals.
 
 :data:`DEMO_TREATMENTS` mirrors the cohorts of ``studies/demo.py`` ("OVX and
 zoledronate": sham or ovariectomy on day 0, saline or zoledronate 100 µg/kg s.c.
 weekly, five administrations from day 0) as
 :class:`~acquisition.phantom.TreatmentSpec` lists, without importing Django.
 
-:func:`remodelling_in_region` runs the steps of
-:func:`analysis.measurement.measure_remodelling_pair` — rigid registration, one
-trilinear resampling, classification and the dynamic parameters, all with the stored
-(normalised) parameters — inside a user-defined VOI mask instead of the automatic
-compartment separation.
+Remodelling is measured with :func:`analysis.measurement.measure_remodelling_pair` and
+its ``region`` argument (a user-defined VOI instead of the automatic compartments).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from acquisition.phantom import TreatmentSpec, make_phantom, phantom_series
-from analysis.registration import RegistrationParameters, register_rigid, resample_onto
-from analysis.remodelling import RemodellingParameters, RemodellingResult, analyse_remodelling
 
 from .simulate import PHANTOM_SHAPE, VOXEL_UM, reconstruct_calibrated
 
-__all__ = ["DEMO_TREATMENTS", "StudyScans", "remodelling_in_region", "scan_seed"]
+__all__ = ["DEMO_TREATMENTS", "StudyScans", "scan_seed"]
 
 _WEEKLY = {"start_day": 0, "interval_days": 7, "n_administrations": 5}
 DEMO_TREATMENTS: dict[str, tuple[TreatmentSpec, ...]] = {
@@ -87,53 +81,3 @@ class StudyScans:
     def volume(self, seed: int, cohort: str, day: int) -> np.ndarray:
         """Calibrated density (mgHA/cm³, ``[z, y, x]``) of an animal's scan on ``day``."""
         return self.get(seed, cohort, day)[0]
-
-
-def remodelling_in_region(
-    baseline: np.ndarray,
-    followup: np.ndarray,
-    voxel_um: float,
-    interval_days: float,
-    parameters: dict[str, Any],
-    region: np.ndarray,
-) -> tuple[RemodellingResult, Any]:
-    """Register, resample once, classify and measure remodelling inside ``region``.
-
-    Parameters
-    ----------
-    baseline, followup : (nz, ny, nx) ndarray
-        Calibrated grey values (mgHA/cm³) of two scans of one animal and site.
-    voxel_um : float
-        Isotropic voxel size (µm).
-    interval_days : float
-        Days between the scans, > 0.
-    parameters : dict
-        Normalised remodelling parameters
-        (:func:`analysis.measurement.normalise_parameters`); a remodelling threshold of
-        None takes the segmentation's fixed threshold.
-    region : (nz, ny, nx) ndarray of bool
-        The analysed VOI on the baseline grid.
-
-    Returns
-    -------
-    (RemodellingResult, RegistrationResult)
-    """
-    registration = register_rigid(
-        baseline,
-        followup,
-        voxel_um,
-        parameters=RegistrationParameters.from_dict(parameters["registration"]),
-    )
-    registered = resample_onto(followup, registration.transform, baseline.shape, voxel_um, order=1)
-    settings = dict(parameters["remodelling"])
-    if settings["threshold"] is None:
-        settings["threshold"] = parameters["segmentation"]["threshold_mgha_cm3"]
-    result = analyse_remodelling(
-        baseline,
-        registered,
-        voxel_um,
-        interval_days,
-        RemodellingParameters.from_dict(settings),
-        mask=region,
-    )
-    return result, registration

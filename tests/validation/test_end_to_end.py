@@ -34,9 +34,9 @@ import numpy as np
 import pytest
 
 from acquisition.phantom import ground_truth, make_phantom, phantom_series
-from analysis.measurement import measure_static, normalise_parameters
+from analysis.measurement import measure_remodelling_pair, measure_static, normalise_parameters
 from tests.validation.simulate import PHANTOM_SHAPE, VOXEL_UM, inscribed_box
-from tests.validation.study import DEMO_TREATMENTS, StudyScans, remodelling_in_region
+from tests.validation.study import DEMO_TREATMENTS, StudyScans
 
 SITE = "tibia-right-proximal"
 SERIES_SEED = 3
@@ -63,14 +63,16 @@ def series(scans):
     rows = []
     for before, after in zip(SERIES_DAYS[:-1], SERIES_DAYS[1:], strict=True):
         truth = ground_truth(base, treatments, after, previous_day=before)
-        measured, registration = remodelling_in_region(
+        figures = measure_remodelling_pair(
             scans.volume(SERIES_SEED, "OVX + vehicle", before),
             scans.volume(SERIES_SEED, "OVX + vehicle", after),
             VOXEL_UM,
+            "mgHA/cm3",
             after - before,
             parameters,
-            base.trabecular_voi,
+            region=base.trabecular_voi,
         )
+        measured, registration = figures.remodelling, figures.registration
         rows.append((before, after, truth, measured, registration))
     return rows
 
