@@ -4,14 +4,18 @@ Bone is added and removed on the trabecular surfaces, one day at a time, at the 
 of :func:`~acquisition.phantom.treatments.turnover_rates` (``%/day`` of the current
 trabecular bone volume BV):
 
-* each day ``n_f = rate_f · BV`` marrow voxels touching bone (6-neighbourhood, inside the
-  trabecular compartment) become trabecular bone, and ``n_r = rate_r · BV`` trabecular
-  voxels touching marrow become marrow (the fractions left over are carried to the next
-  day, so equal rates give exactly equal counts: a sham animal's BV is constant);
-* the voxels are chosen where a random "packet" field is highest: uniform noise on
-  blocks of :data:`PACKET_VOXELS`³ voxels (grid shifted at random every day) plus a
-  little per-voxel noise, so formation and resorption come in patches as basic
-  multicellular units do, not as scattered voxels;
+* each day ``n_f = rate_f · BV`` marrow voxels touching trabecular bone (6-neighbourhood,
+  inside the trabecular compartment) become trabecular bone, and ``n_r = rate_r · BV``
+  trabecular voxels touching marrow become marrow (the fractions left over are carried
+  to the next day, so equal rates give exactly equal counts: a sham animal's BV is
+  constant, and since both act on the same trabecular surfaces it stays so in any part of
+  the compartment — the endocortical surface is not remodelled);
+* the voxels are chosen by a random "packet" field: uniform noise on blocks of
+  :data:`PACKET_VOXELS`³ voxels plus a little per-voxel noise, kept for a remodelling
+  period of :data:`PACKET_DAYS` days; resorption takes the blocks where it is highest,
+  formation those where it is lowest — so, as basic multicellular units do, each works
+  the same sites day after day, building packets and cavities several voxels deep rather
+  than scattered single voxels, and new bone is not resorbed within the period;
 * newly formed bone starts at :data:`~acquisition.phantom.materials.NEW_BONE_DENSITY_MGHA_CM3`
   and mineralises towards the trabecular tissue density with time constant
   :data:`~acquisition.phantom.materials.MINERALISATION_DAYS`; the cortex is not remodelled.
@@ -43,6 +47,13 @@ __all__ = ["PACKET_VOXELS", "phantom_at", "phantom_series", "start_day"]
 PACKET_VOXELS = 4
 """Edge of the blocks over which formation/resorption sites are drawn (voxels)."""
 
+PACKET_DAYS = 10
+"""Days a formation or resorption site stays active: the packet field is redrawn once per
+period (a remodelling site's resorption lasts ≈ 2 weeks in rodents)."""
+
+_VOXEL_NOISE = 0.05
+"""Per-voxel noise added to the packet field (breaks ties inside a block)."""
+
 
 def start_day(treatments: Sequence[TreatmentSpec]) -> int:
     """First simulated day: day 0, or the first treatment if that is earlier."""
@@ -62,19 +73,32 @@ def _touches(mask: np.ndarray) -> np.ndarray:
 
 
 def _choose(
-    candidates: np.ndarray, n: int, shape: tuple[int, ...], rng: np.random.Generator
+    candidates: np.ndarray,
+    n: int,
+    shape: tuple[int, ...],
+    field_rng: np.random.Generator,
+    rng: np.random.Generator,
+    *,
+    lowest: bool = False,
 ) -> np.ndarray:
-    """``n`` flat indices out of ``candidates``, where the packet field is highest."""
+    """``n`` flat indices out of ``candidates``, where the packet field is highest
+    (``lowest``: where it is lowest).
+
+    ``field_rng`` draws the packet field (the same for every day of a remodelling
+    period); ``rng`` draws the day's per-voxel noise.
+    """
     if n <= 0 or candidates.size == 0:
         return candidates[:0]
     if n >= candidates.size:
         return candidates
     b = PACKET_VOXELS
-    coarse = rng.random(tuple(s // b + 2 for s in shape))
-    shift = rng.integers(0, b, size=3)
+    coarse = field_rng.random(tuple(s // b + 2 for s in shape))
+    shift = field_rng.integers(0, b, size=3)
     k, j, i = np.unravel_index(candidates, shape)
     priority = coarse[(k + shift[0]) // b, (j + shift[1]) // b, (i + shift[2]) // b]
-    priority += 0.3 * rng.random(candidates.size)
+    if lowest:
+        priority = 1.0 - priority
+    priority += _VOXEL_NOISE * rng.random(candidates.size)
     return candidates[np.argpartition(-priority, n - 1)[:n]]
 
 
@@ -102,12 +126,24 @@ class _Remodeller:
             n = int(math.floor(self._carry[which]))
             self._carry[which] -= n
             counts.append(n)
-        rng = np.random.default_rng([int(self.base.seed), d + 1_000_000, 0x0B0E])
-        bone = trabecular | (labels == Tissue.CORTICAL_BONE)
+        seed = int(self.base.seed)
+        rng = np.random.default_rng([seed, d + 1_000_000, 0x0B0E])
+        period = (d + 1_000_000) // PACKET_DAYS
+
+        def field() -> np.random.Generator:
+            return np.random.default_rng([seed, period, 0xF1E1D])
+
         marrow = (labels == Tissue.MARROW) & self._voi
-        form_at = _choose(np.flatnonzero(marrow & _touches(bone)), counts[0], labels.shape, rng)
+        form_at = _choose(
+            np.flatnonzero(marrow & _touches(trabecular)),
+            counts[0],
+            labels.shape,
+            field(),
+            rng,
+            lowest=True,
+        )
         resorb_at = _choose(
-            np.flatnonzero(trabecular & _touches(marrow)), counts[1], labels.shape, rng
+            np.flatnonzero(trabecular & _touches(marrow)), counts[1], labels.shape, field(), rng
         )
         flat_labels, flat_formed = labels.reshape(-1), self.formed_day.reshape(-1)
         flat_labels[resorb_at] = Tissue.MARROW
