@@ -18,7 +18,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q, Sum
-from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 
 from studies.jobs import TrackedJob
@@ -506,23 +505,9 @@ def budget_check(
     )
 
 
-# --- Audit trail ---------------------------------------------------------------------
-
-
-def connect_audit() -> None:
-    """Record every save and delete of these models in the studies audit trail.
-
-    Progress, heartbeat and lease writes go through ``QuerySet.update`` and are not
-    audited (they are not changes a person made); the actions people take — requests,
-    overrides, pause, resume, abort, re-queue — are saves or explicit events.
-    """
-    from studies import audit
-
-    for model in (Instrument, ScanProtocol, AcquisitionJob, Scan, DoseRecord):
-        uid = f"audit-{model._meta.label_lower}"
-        pre_save.connect(audit._before_save, sender=model, dispatch_uid=f"{uid}-pre")
-        post_save.connect(audit._after_save, sender=model, dispatch_uid=f"{uid}-post")
-        post_delete.connect(audit._after_delete, sender=model, dispatch_uid=f"{uid}-del")
-
-
-connect_audit()
+AUDITED_MODELS = ("Instrument", "ScanProtocol", "AcquisitionJob", "Scan", "DoseRecord")
+"""Records whose every save and delete goes to the studies audit trail (connected in
+``AcquisitionConfig.ready``). Progress, heartbeat and lease writes go through
+``QuerySet.update`` and are not audited (they are not changes a person made); the
+actions people take — requests, overrides, pause, resume, abort, re-queue — are saves
+or explicit events."""

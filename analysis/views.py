@@ -32,7 +32,7 @@ from studies.models import Study
 from studies.views import StudyScopedMixin, StudyScopedViewSet
 from studies.vocabulary import Role
 
-from . import cohort_stats, jobs, serializers
+from . import cohort_stats, jobs, serializers, series
 from . import models as m
 
 # -- filters ------------------------------------------------------------------------------
@@ -265,40 +265,22 @@ def cohort_table(study: Study, user, parameter: str, site: str | None) -> pd.Dat
     ValidationError
         When results come from several sites and no ``site`` was chosen.
     """
-    static = parameter in m.parameter_labels(m.MorphometryResult)
-    model = m.MorphometryResult if static else m.RemodellingResult
-    session = "volume__session" if static else "followup_volume__session"
-    results = model.objects.visible_to(user).filter(
-        **{f"{session}__animal__study": study, f"{session}__animal__cohort__isnull": False},
-        study_day__isnull=False,
-    )
-    if site:
-        results = results.filter(**{f"{session}__site": site})
-    else:
-        sites = set(results.values_list(f"{session}__site", flat=True).distinct())
-        if len(sites) > 1:
-            raise ValidationError(
-                {"site": [f"Results come from several sites; choose one of {sorted(sites)}."]}
-            )
-    rows = results.order_by("-created_at", "-id").values(
-        f"{session}_id", f"{session}__animal__label", f"{session}__animal__cohort__name",
-        "study_day", parameter,
-    )  # fmt: skip
-    seen: set[int] = set()
-    table = []
-    for row in rows:
-        if row[f"{session}_id"] in seen:
-            continue  # an older result of a session already counted
-        seen.add(row[f"{session}_id"])
-        table.append(
-            {
-                "animal": row[f"{session}__animal__label"],
-                "cohort": row[f"{session}__animal__cohort__name"],
-                "day": row["study_day"],
-                "value": np.nan if row[parameter] is None else row[parameter],
-                "parameter": parameter,
-            }
+    rows = series.latest_per_session(study, user, parameter, site or None)
+    sites = {row["site"] for row in rows}
+    if not site and len(sites) > 1:
+        raise ValidationError(
+            {"site": [f"Results come from several sites; choose one of {sorted(sites)}."]}
         )
+    table = [
+        {
+            "animal": row["animal"],
+            "cohort": row["cohort"],
+            "day": row["day"],
+            "value": np.nan if row["value"] is None else row["value"],
+            "parameter": parameter,
+        }
+        for row in rows
+    ]
     try:
         return cohort_stats.tidy_table(table) if table else pd.DataFrame()
     except ValueError as exc:

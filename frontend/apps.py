@@ -6,4 +6,4 @@ class FrontendConfig(AppConfig):
     verbose_name = "Pages and viewer"
 
     def ready(self) -> None:
-        from . import tasks  # noqa: F401 — connects the render-on-new-volume receiver
+        from . import signals  # noqa: F401 — connects the render-on-new-volume receiver

@@ -12,7 +12,8 @@ A volume never changes, so its renders are named by its id and checksum and made
 a strip is named by a digest of the volumes it shows, so a new time point makes a new
 strip.  The tasks run on the ``cpu`` queue (route ``frontend.tasks.*``); the Django-free
 meshing and drawing is in :mod:`frontend.renders`.  When a volume lands,
-:func:`render_new_volume` queues :func:`render_volume` once the transaction commits.
+:func:`frontend.signals.render_new_volume` queues :func:`render_volume` once the
+transaction commits.
 """
 
 from __future__ import annotations
@@ -23,9 +24,6 @@ from pathlib import Path
 
 import h5py
 from celery import shared_task
-from django.db import transaction
-from django.db.models.signals import post_save
-from django.dispatch import receiver
 
 from recon.models import Volume, VolumeKind
 from recon.volume_store import read_metadata
@@ -215,10 +213,3 @@ def queue_render(volume: Volume) -> bool:
         log.exception("could not queue the render of volume %s", volume.pk)
         return False
     return True
-
-
-@receiver(post_save, sender=Volume, dispatch_uid="frontend-render-new-volume")
-def render_new_volume(sender, instance: Volume, created: bool, raw: bool = False, **kwargs):
-    """Queue the renders of a volume once the transaction that recorded it commits."""
-    if created and not raw:
-        transaction.on_commit(lambda: queue_render(instance))

@@ -15,6 +15,7 @@ import shutil
 import socket
 from pathlib import Path
 
+import h5py
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -30,6 +31,7 @@ from studies.vocabulary import JobState, SessionState
 from . import pipeline
 from .engine.backends import get_backend
 from .models import Reconstruction, ReconstructionDefaults, ReconstructionSlab, SlabState, Volume
+from .volume_store import read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +205,6 @@ def _run_whole(rec: Reconstruction) -> None:
 def _land_volume(rec: Reconstruction, relative: Path, sha256: str, **fields) -> Volume:
     """Record the finished volume file, finish the job and advance the session."""
     path = absolute(relative)
-    from .volume_store import read_metadata
-
     meta = read_metadata(path)
     with transaction.atomic():
         volume = Volume.objects.create(
@@ -236,8 +236,6 @@ def _fan_out(rec: Reconstruction) -> None:
     scratch = pipeline.preprocess_to_scratch(
         scan, work / "line-integrals.h5", params, lambda f, m: rec.report_progress(0.2 * f, m)
     )
-    import h5py
-
     with h5py.File(scratch, "r") as f:
         geometry, source = pipeline.find_scan_centre(f["line_integrals"], scan, params)
     grid = pipeline.volume_grid(geometry, params)

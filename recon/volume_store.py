@@ -21,11 +21,9 @@ so an out-of-core reconstruction never holds the whole volume.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +33,8 @@ from typing import Any
 import h5py
 import hdf5plugin
 import numpy as np
+
+from acquisition.formats.atomic import commit_file, partial_path_for, sha256_file
 
 __all__ = [
     "OpenVolumes",
@@ -48,30 +48,11 @@ __all__ = [
     "read_preview",
     "read_slice",
     "read_tile",
-    "sha256_file",
     "write_volume",
 ]
 
 UNITS = ("1/cm", "mgHA/cm3")
 LABEL_REDUCTIONS = ("max", "mode")
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file's bytes to disk before it is renamed into place."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _level_shapes(shape: tuple[int, ...], min_size: int) -> list[tuple[int, int, int]]:
@@ -150,7 +131,7 @@ class VolumeWriter:
     Parameters
     ----------
     path : str or PathLike
-        Final file name; written as ``<name>.tmp-<random>`` and renamed on close.
+        Final file name; written under a ``.partial`` name beside it and renamed on close.
     shape : tuple of int
         ``(nz, ny, nx)`` of the full-resolution volume.
     voxel_size_um : float
@@ -221,7 +202,7 @@ class VolumeWriter:
         self.levels = _level_shapes(shape, int(min_level_size))
         self.label_reduction = label_reduction
         self.sha256: str | None = None
-        self._tmp = self.path.with_name(f"{self.path.name}.tmp-{uuid.uuid4().hex}")
+        self._tmp = partial_path_for(self.path)
         self._file = h5py.File(self._tmp, "w")
         self._written = np.zeros(shape[0], dtype=bool)
         self._labels_written: dict[str, np.ndarray] = {}
@@ -347,8 +328,7 @@ class VolumeWriter:
                     group[str(level)].attrs["voxel_size_um"] = self.voxel_size_um * 2**level
             self._file.close()
             self.sha256 = sha256_file(self._tmp)
-            _fsync(self._tmp)
-            os.replace(self._tmp, self.path)
+            commit_file(self._tmp, self.path)
         except BaseException:
             self.abort()
             raise

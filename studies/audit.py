@@ -162,9 +162,17 @@ def audited_models() -> list[type[models.Model]]:
     ]
 
 
+def audit_model(model: type[models.Model]) -> None:
+    """Record every save and delete of ``model`` in the audit trail (idempotent).
+
+    Other apps call this from their ``AppConfig.ready()`` for their own records.
+    """
+    uid = f"audit-{model._meta.label_lower}"
+    pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}-pre")
+    post_save.connect(_after_save, sender=model, dispatch_uid=f"{uid}-post")
+    post_delete.connect(_after_delete, sender=model, dispatch_uid=f"{uid}-del")
+
+
 def connect_signals() -> None:
     for model in audited_models():
-        uid = f"audit-{model._meta.label_lower}"
-        pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}-pre")
-        post_save.connect(_after_save, sender=model, dispatch_uid=f"{uid}-post")
-        post_delete.connect(_after_delete, sender=model, dispatch_uid=f"{uid}-del")
+        audit_model(model)

@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from analysis import cohort_stats
+from analysis import cohort_stats, series
 from analysis import models as am
 from studies.models import Study
 from studies.vocabulary import AnatomicalSite
@@ -83,22 +83,9 @@ class BadQuery(ValueError):
         self.field = field
 
 
-def _results(study: Study, user, parameter: Parameter, site: str | None):
-    """The visible results of ``parameter`` in ``study`` that can be placed on the plot."""
-    model = am.RemodellingResult if parameter.dynamic else am.MorphometryResult
-    session = "followup_volume__session" if parameter.dynamic else "volume__session"
-    results = model.objects.visible_to(user).filter(
-        **{f"{session}__animal__study": study, f"{session}__animal__cohort__isnull": False},
-        study_day__isnull=False,
-    )
-    if site is not None:
-        results = results.filter(**{f"{session}__site": site})
-    return results, session
-
-
 def sites_with_results(study: Study, user, parameter: Parameter) -> list[str]:
     """Anatomical sites that have results of ``parameter``'s kind, sorted."""
-    results, session = _results(study, user, parameter, None)
+    results, session = series.results_of(study, user, parameter.name, None)
     return sorted(set(results.values_list(f"{session}__site", flat=True)))
 
 
@@ -124,30 +111,20 @@ def measurements(study: Study, user, parameter: Parameter, site: str) -> list[di
         result lacks the parameter), ``session_url`` and ``viewer_url``; sorted by
         cohort, animal and day.
     """
-    results, session = _results(study, user, parameter, site)
-    volume = "followup_volume" if parameter.dynamic else "volume"
-    rows = results.order_by("-created_at", "-id").values(
-        f"{session}_id", f"{volume}_id", f"{session}__animal_id", f"{session}__animal__label",
-        f"{session}__animal__cohort__name", "study_day", parameter.name,
-    )  # fmt: skip
-    seen: set[int] = set()
     out = []
-    for row in rows:
-        session_id = row[f"{session}_id"]
-        if session_id in seen:
-            continue  # an older result of a session already placed
-        seen.add(session_id)
-        raw = row[parameter.name]
-        value = None if raw is None or not math.isfinite(raw) else raw * parameter.scale
+    for row in series.latest_per_session(study, user, parameter.name, site):
+        raw = row["value"]
         out.append(
             {
-                "animal": row[f"{session}__animal__label"],
-                "animal_id": row[f"{session}__animal_id"],
-                "cohort": row[f"{session}__animal__cohort__name"],
-                "day": row["study_day"],
-                "value": value,
-                "session_url": reverse("frontend:session-detail", args=[study.pk, session_id]),
-                "viewer_url": reverse("viewer:page", args=[row[f"{volume}_id"]]),
+                "animal": row["animal"],
+                "animal_id": row["animal_id"],
+                "cohort": row["cohort"],
+                "day": row["day"],
+                "value": None if raw is None or not math.isfinite(raw) else raw * parameter.scale,
+                "session_url": reverse(
+                    "frontend:session-detail", args=[study.pk, row["session_id"]]
+                ),
+                "viewer_url": reverse("viewer:page", args=[row["volume_id"]]),
             }
         )
     return sorted(out, key=lambda r: (r["cohort"], r["animal"], r["day"]))

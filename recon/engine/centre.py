@@ -66,17 +66,25 @@ class CentreEstimate:
         }
 
 
-def _check(projections, geometry: Geometry) -> np.ndarray:
-    p = np.asarray(projections, dtype=np.float32)
-    if p.shape != geometry.projection_shape:
+def _check(projections, geometry: Geometry):
+    """The projections as given when they can be sliced (an ``h5py.Dataset`` stays on
+    disk: only the rows and frames the search needs are read), else as an array."""
+    p = projections if hasattr(projections, "shape") else np.asarray(projections, np.float32)
+    if tuple(p.shape) != geometry.projection_shape:
         raise ValueError(
-            f"projections: shape {p.shape} does not match the geometry {geometry.projection_shape}"
+            f"projections: shape {tuple(p.shape)} does not match the geometry "
+            f"{geometry.projection_shape}"
         )
-    if not np.all(np.isfinite(p)):
-        raise ValueError("projections: contain NaN or inf values")
     if geometry.n_angles < 4:
         raise ValueError("projections: at least four angles are needed to find the centre")
     return p
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """``values`` (read from the projections), refusing NaN or inf."""
+    if not np.all(np.isfinite(values)):
+        raise ValueError("projections: contain NaN or inf values")
+    return values
 
 
 def _mismatch(sino: np.ndarray, geometry: Geometry, offset_px: float) -> float:
@@ -117,7 +125,8 @@ def _row_sinogram(p: np.ndarray, row: float) -> np.ndarray:
     r0 = int(math.floor(row))
     r1 = min(r0 + 1, p.shape[1] - 1)
     t = row - r0
-    return ((1 - t) * p[:, r0, :] + t * p[:, r1, :]).astype(np.float64)
+    rows = _finite(np.asarray(p[:, r0 : r1 + 1, :], dtype=np.float64))
+    return (1 - t) * rows[:, 0, :] + t * rows[:, -1, :]
 
 
 def _best_offset(sino: np.ndarray, geometry: Geometry, lo: float, hi: float) -> float:
@@ -273,7 +282,7 @@ def find_tilt(
         raise ValueError("angles_deg: no pair of projections 180° apart to find the tilt")
     axis_col = (geometry.ncols - 1) / 2 + axis_offset_px
     axis_row = _principal_row(geometry)
-    frames = {k: p[k].astype(np.float64) for pair in pairs for k in pair}
+    frames = {k: _finite(np.asarray(p[k], dtype=np.float64)) for pair in pairs for k in pair}
 
     def cost(tilt_deg: float) -> float:
         t = math.radians(tilt_deg)

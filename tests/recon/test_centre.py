@@ -91,6 +91,32 @@ def test_too_short_scan_is_rejected():
 def test_nan_projections_are_rejected():
     nominal = _cone()
     projections = np.zeros(nominal.projection_shape, np.float32)
-    projections[3, 4, 5] = np.nan
+    projections[3, nominal.nrows // 2, 5] = np.nan  # in the rows the search reads
     with pytest.raises(ValueError, match="NaN"):
         find_centre(projections, nominal)
+
+
+class _DiskLike:
+    """A projection stack that, like an ``h5py.Dataset``, can be sliced but refuses to be
+    read whole (``np.asarray`` of it fails)."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data, self.shape, self.reads = data, data.shape, []
+
+    def __getitem__(self, index):
+        self.reads.append(index)
+        return self.data[index]
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError("the whole projection stack was read into memory")
+
+
+def test_centre_and_tilt_read_only_the_rows_and_frames_they_need():
+    nominal = _cone()
+    projections = project(_blobs(), nominal)
+    stack = _DiskLike(projections)
+    estimate = find_centre(stack, nominal, tilt=True)
+    assert estimate.axis_offset_px == pytest.approx(
+        find_centre(projections, nominal, tilt=True).axis_offset_px, abs=1e-9
+    )
+    assert stack.reads  # it read slices, never the whole stack
