@@ -2,9 +2,18 @@
 
 The demo study ("OVX and zoledronate", ``studies/demo.py``) plans weekly scans of the
 right proximal tibia.  This module gives the lab a simulated instrument and a small,
-binned protocol (128 × 128 frames, 90 projections, a 112³ phantom at 10 µm: a few
-seconds per scan, 27 mGy each) and scans the sessions in date order, so each animal's
-phantom remodels from one time point to the next according to its cohort's treatments.
+binned protocol (128 × 128 frames, 90 projections, 10 µm voxels on a 112³ phantom of
+10 µm: a few seconds per scan, 27 mGy each) and scans the sessions in date order, so
+each animal's phantom remodels from one time point to the next according to its
+cohort's treatments.
+
+The voxel at the axis is the phantom's own, so a reconstruction's grid coincides with
+the phantom's (the 128³ volume holds the 112³ phantom, voxel centres shared) and the
+simulator truth stored beside the results is compared voxel for voxel.  Measured with a
+fixed threshold of 500 mgHA/cm³ inside the phantom's trabecular VOI, the demo scans give
+the phantom's trabecular BV/TV within 5 % (+1.5 % and +4.8 % for two animals,
+``tests/acquisition/test_demo_protocol.py``); 180 projections instead of 90 change it by
+less than 0.3 % and double the scan time.
 """
 
 from __future__ import annotations
@@ -26,14 +35,17 @@ from .models import Instrument, ScanProtocol
 
 DEMO_INSTRUMENT = "Simulated XRM (demo)"
 DEMO_OPERATOR = "demo-operator"
-#: A 512² detector (binned ×4: 128² frames of 44 µm) at magnification 4 (11 µm voxels).
+#: A 512² detector (binned ×4: 128² frames of 44 µm) at magnification 4.4 (10 µm voxels).
 DEMO_DRIVER_CONFIG = {
     "detector_shape": [512, 512],
-    "sod_um": 62_500.0,
-    "sdd_um": 250_000.0,
+    "sod_um": 50_000.0,
+    "sdd_um": 220_000.0,
     "phantom_shape": [112, 112, 112],
     "phantom_voxel_um": 10.0,
 }
+#: The instrument's HA calibration μ = a + b·ρ for the phantom's materials (40 keV
+#: effective): a in 1/cm, b in 1/cm per mgHA/cm³.
+DEMO_HA_CALIBRATION = {"ha_intercept_per_cm": 0.268, "ha_slope_per_cm_per_mgha": 0.90e-3}
 DEMO_PROTOCOL = {
     "name": "Demo tibia, binned ×4",
     "site": AnatomicalSite.TIBIA_RIGHT_PROXIMAL,
@@ -44,7 +56,7 @@ DEMO_PROTOCOL = {
     "n_projections": 90,
     "angular_range_deg": 360.0,
     "binning": 4,
-    "voxel_size_um": 11.0,
+    "voxel_size_um": 10.0,
     "n_flats": 5,
     "n_darks": 5,
     "notes": "Small binned scan for the embedded demo.",
@@ -52,18 +64,28 @@ DEMO_PROTOCOL = {
 
 
 def ensure_demo_instrument() -> ScanProtocol:
-    """The demo's simulated instrument and the current version of its protocol (idempotent)."""
+    """The demo's simulated instrument and the current version of its protocol (idempotent).
+
+    An instrument or protocol made by an earlier release is brought to the current demo
+    settings: the instrument's driver configuration and calibration are updated, the
+    protocol gets a new version (both audited).
+    """
     with transaction.atomic(), audit_context(source="command", reason="demo instrument"):
-        instrument, _ = Instrument.objects.get_or_create(
+        instrument, created = Instrument.objects.get_or_create(
             name=DEMO_INSTRUMENT,
             defaults={
                 "driver": "simulated",
                 "driver_config": DEMO_DRIVER_CONFIG,
                 "location": "simulated",
-                "ha_intercept_per_cm": 0.268,  # the phantom's materials (40 keV effective)
-                "ha_slope_per_cm_per_mgha": 0.90e-3,
+                **DEMO_HA_CALIBRATION,
             },
         )
+        wanted = {"driver_config": DEMO_DRIVER_CONFIG, **DEMO_HA_CALIBRATION}
+        if not created and any(getattr(instrument, k) != v for k, v in wanted.items()):
+            for name, value in wanted.items():
+                setattr(instrument, name, value)
+            instrument.save(update_fields=list(wanted))
+        settings = {k: v for k, v in DEMO_PROTOCOL.items() if k != "name"}
         protocol = ScanProtocol.objects.filter(
             instrument=instrument, name=DEMO_PROTOCOL["name"], is_current=True
         ).first()
@@ -71,6 +93,8 @@ def ensure_demo_instrument() -> ScanProtocol:
             protocol = ScanProtocol(instrument=instrument, **DEMO_PROTOCOL)
             protocol.full_clean()
             protocol.save()
+        elif any(getattr(protocol, k) != v for k, v in settings.items()):
+            protocol = protocol.new_version(**settings)
     return protocol
 
 

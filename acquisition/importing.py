@@ -12,6 +12,13 @@ The stored file appears under its final name only when complete (write-then-rena
 the :class:`~acquisition.models.Scan` record is created in the same step; on any error
 the staged files, the stored file and the record are all gone — nothing half-imported
 stays behind.
+
+The dose an imported scan delivered (``dose_mgy``, when given) obeys the study's budget as
+a live scan does: an import that would take the animal past its budget at the site is
+refused (:class:`ImportOverBudget`, before anything is staged and again under the
+animal's lock) unless an ``override_reason`` is given — who may override is the
+caller's rule (investigators) — and then the records are audited with that reason and
+the ledger entry says so.
 """
 
 from __future__ import annotations
@@ -28,10 +35,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from studies.audit import audit_context
 from studies.datafiles import data_root
-from studies.models import ScanSession
+from studies.models import Animal, ScanSession
 from studies.vocabulary import SessionState
 
+from .dose import BudgetCheck
 from .drivers.base import AcquisitionSettings, Frame, FrameType
 from .formats import (
     NXtomoWriter,
@@ -48,6 +57,7 @@ from .models import (
     Scan,
     ScanFormat,
     ScanSource,
+    budget_check,
     geometry_record,
     session_folder,
 )
@@ -75,6 +85,38 @@ _BUSY = (SessionState.QUEUED, SessionState.ACQUIRING)
 
 class ImportRefused(ValueError):
     """The session cannot take an imported scan now (e.g. a scan of it is running)."""
+
+
+class ImportOverBudget(ImportRefused):
+    """The imported scan's dose would take the animal past its study's budget at the site."""
+
+    def __init__(self, check: BudgetCheck, animal: str, site: str):
+        super().__init__(
+            f"Not imported: this scan's dose ({check.planned_mgy:.1f} mGy) would take "
+            f"{animal}'s cumulative dose at {site} to {check.after_mgy:.1f} mGy, past the "
+            f"study's budget of {check.budget_mgy:.1f} mGy ({check.committed_mgy:.1f} mGy "
+            f"already committed, {max(check.remaining_mgy, 0.0):.1f} mGy remaining). An "
+            f"investigator may import it with a written override reason."
+        )
+        self.check = check
+
+
+def _check_budget(session: ScanSession, dose_mgy: float | None, override_reason: str) -> bool:
+    """Whether booking ``dose_mgy`` needs the override; raise if it does and none is given.
+
+    Raises
+    ------
+    ImportOverBudget
+        Past the budget and no ``override_reason``.
+    """
+    if dose_mgy is None:
+        return False
+    check = budget_check(session.animal, session.site, dose_mgy)
+    if check.allowed:
+        return False
+    if not override_reason:
+        raise ImportOverBudget(check, session.animal.label, session.site)
+    return True
 
 
 @contextlib.contextmanager
@@ -205,46 +247,79 @@ def _store(
     user,
     original_name: str,
     dose_mgy: float | None,
+    override_reason: str,
+    audit_source: str,
 ) -> Scan:
     relative = session_folder(session) / f"import-{uuid.uuid4().hex[:12]}.nxs"
     final = data_root() / relative
     final.parent.mkdir(parents=True, exist_ok=True)
     try:
         with transaction.atomic():
+            # Budget checks of one animal run one at a time (as a live scan request's).
+            Animal.objects.select_for_update().filter(pk=session.animal_id).first()
             locked = ScanSession.objects.select_for_update().get(pk=session.pk)
             if locked.state in _BUSY:
                 raise ImportRefused(
                     f"The session is {locked.state}: wait for its scan or abort it."
                 )
-            commit_file(staged, final)
-            record = Scan.objects.create(
-                session=locked,
-                source=ScanSource.IMPORTED,
-                format=fmt,
-                relative_path=str(relative),
-                sha256=sha256_file(final),
-                size_bytes=final.stat().st_size,
-                n_frames=len(scan.darks) + len(scan.flats) + scan.n_projections,
-                n_projections=scan.n_projections,
-                frame_shape=list(scan.frame_shape),
-                geometry=geometry_record(scan.geometry),
-                original_name=original_name[:300],
-                created_by=user,
+            overridden = _check_budget(locked, dose_mgy, override_reason)
+            audited = (
+                audit_context(user=user, source=audit_source, reason=override_reason)
+                if overridden
+                else contextlib.nullcontext()
             )
-            if dose_mgy is not None:
-                DoseRecord.objects.create(
-                    animal=locked.animal,
-                    site=locked.site,
-                    dose_mgy=dose_mgy,
-                    kind=DoseKind.EXTERNAL,
-                    scan=record,
-                    note=f"imported {original_name}"[:300],
-                )
-            _move_session_to_acquired(locked)
+            note = f"; over budget, overridden: {override_reason}" if overridden else ""
+            with audited:
+                record = _create_records(
+                    locked, staged, final, relative, scan, fmt,
+                    user=user, original_name=original_name, dose_mgy=dose_mgy, override_note=note,
+                )  # fmt: skip
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             final.unlink()
         raise
+    return record
+
+
+def _create_records(
+    session: ScanSession,
+    staged: Path,
+    final: Path,
+    relative: Path,
+    scan: ScanData,
+    fmt: str,
+    *,
+    user,
+    original_name: str,
+    dose_mgy: float | None,
+    override_note: str,
+) -> Scan:
+    """Put the file in place; create the Scan, its ledger entry, move the session on."""
+    commit_file(staged, final)
+    record = Scan.objects.create(
+        session=session,
+        source=ScanSource.IMPORTED,
+        format=fmt,
+        relative_path=str(relative),
+        sha256=sha256_file(final),
+        size_bytes=final.stat().st_size,
+        n_frames=len(scan.darks) + len(scan.flats) + scan.n_projections,
+        n_projections=scan.n_projections,
+        frame_shape=list(scan.frame_shape),
+        geometry=geometry_record(scan.geometry),
+        original_name=original_name[:300],
+        created_by=user,
+    )
+    if dose_mgy is not None:
+        DoseRecord.objects.create(
+            animal=session.animal,
+            site=session.site,
+            dose_mgy=dose_mgy,
+            kind=DoseKind.EXTERNAL,
+            scan=record,
+            note=f"imported {original_name}{override_note}"[:300],
+        )
+    _move_session_to_acquired(session)
     return record
 
 
@@ -258,6 +333,8 @@ def _ingest(
     original_name: str,
     dose_mgy: float | None,
     geometry: Mapping[str, Any] | None,
+    override_reason: str,
+    audit_source: str,
 ) -> Scan:
     """Validate ``source`` (staged in ``folder``), make the NXtomo to keep, store it."""
     scan = validate_scan(source, fmt, geometry)
@@ -267,13 +344,18 @@ def _ingest(
         staged = folder / "converted.nxs"
         _convert(scan, staged)
     return _store(
-        session, staged, scan, fmt, user=user, original_name=original_name, dose_mgy=dose_mgy
-    )
+        session, staged, scan, fmt, user=user, original_name=original_name, dose_mgy=dose_mgy,
+        override_reason=override_reason, audit_source=audit_source,
+    )  # fmt: skip
 
 
-def _check_format(fmt: str) -> None:
+def _check_request(
+    session: ScanSession, fmt: str, dose_mgy: float | None, override_reason: str
+) -> None:
+    """Refuse early what would be refused after the upload was staged and validated."""
     if fmt not in ScanFormat.values:
         raise ValueError(f"fmt must be one of {ScanFormat.values}, got {fmt!r}")
+    _check_budget(session, dose_mgy, override_reason)
 
 
 def import_scan(
@@ -285,6 +367,8 @@ def import_scan(
     original_name: str = "",
     dose_mgy: float | None = None,
     geometry: Mapping[str, Any] | None = None,
+    override_reason: str = "",
+    audit_source: str = "api",
 ) -> Scan:
     """Import an uploaded file (an ``UploadedFile`` or any object with ``chunks()``).
 
@@ -304,6 +388,11 @@ def import_scan(
     geometry : mapping, optional
         ``sod_um``, ``sdd_um``, ``pixel_um`` (+ ``axis_pixel_position``) for files that
         lack it (DXchange, TIFF).
+    override_reason : str
+        Import even past the study's dose budget, for this reason (audited, and noted
+        in the ledger entry). Whether ``user`` may override is the caller's rule.
+    audit_source : str
+        The audit trail's source of an overridden import (``"api"``, ``"command"``).
 
     Returns
     -------
@@ -313,10 +402,14 @@ def import_scan(
     ------
     ScanFormatError
         One subclass per kind of bad input; nothing is kept.
+    ImportOverBudget
+        ``dose_mgy`` would take the animal past its budget at the site and no
+        ``override_reason`` was given; nothing is kept.
     ImportRefused
         The session is queued or being scanned.
     """
-    _check_format(fmt)
+    override_reason = override_reason.strip()
+    _check_request(session, fmt, dose_mgy, override_reason)
     with _staging() as folder:
         received = folder / "received"
         _save_chunks(upload.chunks(), received)
@@ -324,6 +417,7 @@ def import_scan(
         return _ingest(
             session, source, fmt, folder,
             user=user, original_name=original_name, dose_mgy=dose_mgy, geometry=geometry,
+            override_reason=override_reason, audit_source=audit_source,
         )  # fmt: skip
 
 
@@ -335,13 +429,16 @@ def import_path(
     user=None,
     dose_mgy: float | None = None,
     geometry: Mapping[str, Any] | None = None,
+    override_reason: str = "",
+    audit_source: str = "command",
 ) -> Scan:
     """Import a scan from a server-side path (the source is only read, never moved).
 
     ``path`` is the HDF5 file, or for ``fmt="tiff"`` the JSON, its folder, or a zip.
     Raises as :func:`import_scan`.
     """
-    _check_format(fmt)
+    override_reason = override_reason.strip()
+    _check_request(session, fmt, dose_mgy, override_reason)
     path = Path(path)
     if not path.exists():
         raise UnreadableFileError(f"{path}: no such file or folder")
@@ -355,7 +452,15 @@ def import_path(
         return _ingest(
             session, source, fmt, folder,
             user=user, original_name=path.name, dose_mgy=dose_mgy, geometry=geometry,
+            override_reason=override_reason, audit_source=audit_source,
         )  # fmt: skip
 
 
-__all__ = ["IMPORT_FORMATS", "ImportRefused", "ScanFormatError", "import_path", "import_scan"]
+__all__ = [
+    "IMPORT_FORMATS",
+    "ImportOverBudget",
+    "ImportRefused",
+    "ScanFormatError",
+    "import_path",
+    "import_scan",
+]

@@ -204,6 +204,13 @@ class ScanImportSerializer(serializers.Serializer):
         required=False,
         help_text="For files without it: {sod_um, sdd_um, pixel_um, axis_pixel_position}.",
     )
+    override_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="Import even though dose_mgy exceeds the study's dose budget at the site "
+        "(investigators; audited).",
+    )
 
     def validate_geometry(self, value):
         if not isinstance(value, dict):

@@ -30,7 +30,7 @@ from studies.vocabulary import AnatomicalSite, Role
 from . import jobs, serializers
 from . import models as m
 from .formats import ScanFormatError
-from .importing import ImportRefused, import_scan
+from .importing import ImportOverBudget, ImportRefused, import_scan
 from .tasks import run_acquisition
 
 
@@ -248,7 +248,10 @@ class ScanViewSet(StudyScopedMixin, viewsets.ReadOnlyModelViewSet):
         request={"multipart/form-data": serializers.ScanImportSerializer},
         responses={
             201: serializers.ScanSerializer,
-            400: OpenApiResponse(description="The file is not a usable scan; nothing was kept."),
+            400: OpenApiResponse(
+                description="The file is not a usable scan, or its dose_mgy exceeds the "
+                "study's dose budget without an override; nothing was kept."
+            ),
         },
     )
     @action(
@@ -267,16 +270,23 @@ class ScanViewSet(StudyScopedMixin, viewsets.ReadOnlyModelViewSet):
         form = serializers.ScanImportSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
         upload = form.validated_data["file"]
+        session = form.validated_data["session"]
+        override = form.validated_data.get("override_reason", "").strip()
+        if override and not can(request.user, session.study, Role.INVESTIGATOR):
+            raise PermissionDenied("Only an investigator may override the dose budget.")
         try:
             scan = import_scan(
-                form.validated_data["session"],
+                session,
                 upload,
                 form.validated_data["format"],
                 user=request.user,
                 original_name=upload.name,
                 dose_mgy=form.validated_data.get("dose_mgy"),
                 geometry=form.validated_data.get("geometry"),
+                override_reason=override,
             )
+        except ImportOverBudget as exc:
+            raise ValidationError({"dose_mgy": [str(exc)]}) from exc
         except ImportRefused as exc:
             raise ValidationError({"session": [str(exc)]}) from exc
         except ScanFormatError as exc:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from .jobs import TrackedJob
 from .vocabulary import (
+    JOB_ENTERED_STATES,
     ROLE_RANK,
     SESSION_TRANSITIONS,
     AnatomicalSite,
@@ -498,6 +499,30 @@ class ScanSession(models.Model):
         self.state_changed_at = timezone.now()
         if save:
             self.save(update_fields=["state", "state_changed_at"])
+
+    def manual_targets(self) -> list[str]:
+        """States a person may move the session to by hand (vocabulary order).
+
+        The state machine's next states less :data:`~studies.vocabulary.JOB_ENTERED_STATES`,
+        which only the acquisition machinery enters.
+        """
+        allowed = SESSION_TRANSITIONS.get(self.state, frozenset())
+        return [s for s in SessionState.values if s in allowed and s not in JOB_ENTERED_STATES]
+
+    def transition_by_hand(self, state: str) -> None:
+        """A person's move (pages, API): never into a state that needs an acquisition job.
+
+        As :meth:`transition_to`, except that ``queued`` and ``acquiring`` are refused
+        (:data:`~studies.vocabulary.JOB_ENTERED_STATES`).
+
+        Raises
+        ------
+        InvalidTransition
+            With the state machine's message, or one naming how to queue a scan instead.
+        """
+        if state in JOB_ENTERED_STATES and state in SESSION_TRANSITIONS.get(self.state, ()):
+            raise InvalidTransition(JOB_ENTERED_STATES[state])
+        self.transition_to(state)
 
 
 class StudyExport(TrackedJob):

@@ -292,20 +292,18 @@ class ScanSessionViewSet(StudyScopedViewSet):
     )
     @action(detail=True, methods=["post"])
     def transition(self, request, pk=None):
-        """Move the session along its state machine (e.g. re-queue an interrupted scan).
+        """Move the session along its state machine by hand (e.g. abort it, mark it failed).
 
-        Re-queueing an interrupted or failed session needs a reason (``X-Audit-Reason``).
+        Never into ``queued`` or ``acquiring``: those come with an acquisition job. Queue a
+        scan with ``POST /api/v1/acquisitions/``; re-queue an interrupted or failed one with
+        ``POST /api/v1/acquisitions/<id>/requeue/`` and a reason. Either answers 400 here.
         """
         session = self.get_object()
         form = serializers.TransitionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         target = form.validated_data["state"]
-        if session.state in ("interrupted", "failed") and not request.headers.get("X-Audit-Reason"):
-            raise ValidationError(
-                {"reason": ["Give a reason (X-Audit-Reason header) to re-queue this session."]}
-            )
         try:
-            session.transition_to(target)
+            session.transition_by_hand(target)
         except m.InvalidTransition as exc:
             raise ValidationError({"state": [str(exc)]}) from exc
         return Response(self.get_serializer(session).data)

@@ -109,6 +109,20 @@ SESSION_TRANSITIONS: dict[str, frozenset[str]] = {
     SessionState.INTERRUPTED: frozenset({SessionState.QUEUED}),
 }
 
+#: States a session enters only together with its acquisition job (a scan request, a
+#: re-queue, plan queueing, the instrument worker, an import), never by a hand move: a
+#: session moved there by hand has no job, so no worker ever scans it, and both a scan
+#: request and an import refuse it while it waits there.
+JOB_ENTERED_STATES: dict[str, str] = {
+    SessionState.QUEUED: (
+        "A session is queued only with its acquisition: request a scan "
+        "(POST /api/v1/acquisitions/ with the session and a protocol) or re-queue the "
+        "interrupted or failed acquisition (POST /api/v1/acquisitions/<id>/requeue/ "
+        "with a reason)."
+    ),
+    SessionState.ACQUIRING: "Only the instrument worker that runs its scan starts acquiring.",
+}
+
 
 class JobState(models.TextChoices):
     QUEUED = "queued", "Queued"

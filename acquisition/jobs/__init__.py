@@ -18,15 +18,19 @@ database, not in the broker:
 2. While it scans, the worker renews the lease with every progress write, *conditional
    on still owning it*.  If the worker dies, the lease expires and
    :func:`sweep_expired_leases` marks the job and its session ``interrupted`` and books
-   the dose of the projections already taken.  A worker that finds its lease gone (it
-   was presumed dead) stops at once and keeps nothing.
+   the dose of the projections already taken, in the transaction that records the
+   interruption.  The count is exact up to the frame in flight: the worker records
+   every projection as it lands.  A worker that finds its lease gone (it was presumed
+   dead) stops at once, keeps no file, and raises the booking to the projections it
+   really exposed (:func:`~.base.true_up_dose`).
 3. The Celery task is not ``acks_late`` (a prefork worker acknowledges the message as
    the scan starts), but nothing relies on the broker: a message that comes again —
    a solo worker acknowledges only after the task, a broker may duplicate — finds
    its job no longer queued.
 
-Progress, pause and abort are cooperative: the job checks its record between frames (at
-most every :data:`CONTROL_INTERVAL_S`), so the API only sets flags.
+Progress, pause and abort are cooperative: the job checks its record between frames
+(after every projection, and at least every :data:`CONTROL_INTERVAL_S` otherwise), so
+the API only sets flags.
 """
 
 from .base import (
@@ -40,6 +44,7 @@ from .base import (
     ScanWriter,
     book_dose,
     scan_relative_path,
+    true_up_dose,
     truth_relative_path,
 )
 from .lease import claim, sweep_expired_leases
@@ -70,5 +75,6 @@ __all__ = [
     "specimen_truth",
     "sweep_expired_leases",
     "treatment_specs",
+    "true_up_dose",
     "truth_relative_path",
 ]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from studies.vocabulary import SessionState
 
 from .. import dose
-from ..models import AcquisitionJob, DoseRecord, session_folder
+from ..models import AcquisitionJob, DoseKind, DoseRecord, session_folder
 from ..phantom import truth_path_for
 
 #: Seconds a lease lasts without renewal (a frame must arrive well within it).
@@ -93,8 +93,19 @@ def truth_relative_path(scan_relative: Path) -> Path:
     return truth_path_for(scan_relative)
 
 
-def book_dose(job: AcquisitionJob, projections: int, kind: str, note: str = "") -> None:
-    """Book the dose of ``projections`` delivered by ``job`` in the ledger (at most once)."""
+def book_dose(
+    job: AcquisitionJob,
+    projections: int,
+    kind: str,
+    note: str = "",
+    *,
+    booked_at: datetime | None = None,
+) -> None:
+    """Book the dose of ``projections`` delivered by ``job`` in the ledger (at most once).
+
+    ``booked_at`` is when the scan ended (by default now): the sweep books an interrupted
+    scan at the instant it records the interruption.
+    """
     if projections <= 0 or DoseRecord.objects.filter(job=job).exists():
         return
     n_projections = job.protocol.n_projections
@@ -107,4 +118,27 @@ def book_dose(job: AcquisitionJob, projections: int, kind: str, note: str = "") 
         job=job,
         projections_delivered=projections,
         note=note[:300],
+        booked_at=booked_at or timezone.now(),
     )
+
+
+def true_up_dose(job: AcquisitionJob, projections: int, note: str) -> None:
+    """Raise ``job``'s booking to the ``projections`` it really exposed (never lowers it).
+
+    For a worker that finds its lease swept while it was still exposing: the sweep booked
+    the count last reported, the worker knows the frames that came after.  The change is
+    an audited update of the one ledger entry of the job (or its first booking).
+    """
+    projections = min(projections, job.protocol.n_projections)
+    record = DoseRecord.objects.select_for_update().filter(job=job).first()
+    if record is None:
+        book_dose(job, projections, DoseKind.PARTIAL, note)
+        return
+    if record.projections_delivered is None or record.projections_delivered >= projections:
+        return
+    record.projections_delivered = projections
+    record.dose_mgy = dose.partial_dose_mgy(
+        job.nominal_dose_mgy, projections, job.protocol.n_projections
+    )
+    record.note = note[:300]
+    record.save(update_fields=["projections_delivered", "dose_mgy", "note"])

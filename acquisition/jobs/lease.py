@@ -98,7 +98,9 @@ def _refuse(job: AcquisitionJob, message: str) -> Outcome:
 def sweep_expired_leases(*, now=None) -> list[int]:
     """Mark running jobs whose lease expired as ``interrupted`` (their worker died).
 
-    Books the dose of the projections last reported, moves the session to
+    Books the dose of the projections last reported (a worker reports each projection
+    as it lands, so that is every projection it exposed but the one in flight) at the
+    instant the interruption is recorded, in the same transaction; moves the session to
     ``interrupted`` and removes the scan's temporary file.  Returns the job ids swept.
     Only a person re-queues such a scan (:func:`requeue`).
     """
@@ -134,6 +136,7 @@ def sweep_expired_leases(*, now=None) -> list[int]:
                 DoseKind.PARTIAL,
                 f"{job.projections_done} of {job.protocol.n_projections} projections "
                 "(interrupted; as last reported)",
+                booked_at=now,
             )
             session = ScanSession.objects.select_for_update().get(pk=job.session_id)
             session.transition_to(SessionState.INTERRUPTED)

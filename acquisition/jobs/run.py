@@ -41,6 +41,7 @@ from .base import (
     book_dose,
     lease_expiry,
     scan_relative_path,
+    true_up_dose,
     truth_relative_path,
 )
 from .lease import claim
@@ -135,7 +136,11 @@ def _stream(
     for frame in frames:
         writer.append(frame)
         tracker.count(frame.kind)
-        if tracker.due() or tracker.frames == tracker.frames_total:
+        # Every projection is recorded as it lands (it irradiated the animal): if this
+        # worker dies, the sweep books the dose of all it exposed, not of the last
+        # throttled report.  Darks and flats (no dose) wait for the control interval.
+        exposed = frame.kind == FrameType.PROJECTION
+        if exposed or tracker.due() or tracker.frames == tracker.frames_total:
             cancel, paused = tracker.write()
             if cancel:
                 raise Aborted
@@ -317,6 +322,7 @@ def _run(job, owner, driver, writer_factory, lease_s, control_interval_s, sleep)
     except LeaseLost as exc:
         log.error("%s: %s; stopping without keeping anything", job, exc)
         _discard(writer, driver)
+        _book_after_sweep(job, tracker.projections)
         return Outcome(AcquisitionState.INTERRUPTED, str(exc))
     except Exception as exc:  # noqa: BLE001 — any failure ends the job as failed
         log.exception("%s failed", job)
@@ -325,6 +331,16 @@ def _run(job, owner, driver, writer_factory, lease_s, control_interval_s, sleep)
             job, owner, tracker, AcquisitionState.FAILED, SessionState.FAILED,
             f"{type(exc).__name__}: {exc}",
         )  # fmt: skip
+
+
+def _book_after_sweep(job: AcquisitionJob, projections: int) -> None:
+    """The sweep booked what was last reported; book what this worker really exposed."""
+    note = (
+        f"{projections} of {job.protocol.n_projections} projections (interrupted; "
+        "counted by the worker after its lease was swept)"
+    )
+    with transaction.atomic(), audit_context(user=job.requested_by, source="task", reason=note):
+        true_up_dose(job, projections, note)
 
 
 def _discard(writer, driver) -> None:

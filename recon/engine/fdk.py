@@ -8,8 +8,11 @@ ray's angle to the central ray ``sod/√(sod² + p² + ζ²)``, ramp filtered al
 rows, and backprojected with the distance weight ``U⁻² = (sod/(sod + y'))²``.
 Parallel-beam FBP is the same pipeline with unit weights.  Quadrature and
 redundancy weights (full scan ½, Parker short scan, Wang half fan) come from
-:mod:`.weights`.  Projections are line integrals (−log of the transmission);
-the result is the linear attenuation coefficient in 1/cm.
+:mod:`.weights`.  A backend whose ``column_upsampling_for(kernel_geometry)`` is ``L`` (the
+CPU's 2 for parallel beam) gets each filtered row band-limited-interpolated onto ``L`` samples per column,
+which its linear interpolation then blurs far less
+(:func:`recon.engine.filters.apply_ramp_filter`).  Projections are line integrals
+(−log of the transmission); the result is the linear attenuation coefficient in 1/cm.
 """
 
 from __future__ import annotations
@@ -110,12 +113,18 @@ def projection_weights(
 
 
 def _filter_batch(
-    rows: np.ndarray, geometry: Geometry, weights: np.ndarray, window: str, backend=None
+    rows: np.ndarray,
+    geometry: Geometry,
+    weights: np.ndarray,
+    window: str,
+    backend=None,
+    upsampling: int = 1,
 ):
     """Weight (redundancy, cone cosine) and ramp-filter a batch of detector rows.
 
     A backend with a ``weight_and_filter`` function (the GPU) does it on its device
-    and returns a device array; otherwise numpy/scipy do it here.
+    and returns a device array; otherwise numpy/scipy do it here, returning
+    ``upsampling`` samples per column (shape ``(..., upsampling · ncols)``).
     """
     cos_weight = None
     spacing_cm = geometry.pixel_um * _UM_TO_CM
@@ -127,12 +136,16 @@ def _filter_batch(
         spacing_cm = geometry.pixel_um / geometry.magnification * _UM_TO_CM
     if backend is not None and hasattr(backend, "weight_and_filter"):
         n_pad = filter_length(geometry.ncols)
-        response = ramp_filter(geometry.ncols, spacing_cm, window)
-        return backend.weight_and_filter(rows, weights, cos_weight, response, n_pad)
+        response = ramp_filter(geometry.ncols, spacing_cm, window, upsampling)
+        if upsampling == 1:
+            return backend.weight_and_filter(rows, weights, cos_weight, response, n_pad)
+        return backend.weight_and_filter(
+            rows, weights, cos_weight, response, n_pad, upsampling=upsampling
+        )
     p = rows * weights[:, None, :]
     if cos_weight is not None:
         p *= cos_weight[None]
-    return apply_ramp_filter(p, spacing_cm, window)
+    return apply_ramp_filter(p, spacing_cm, window, upsampling)
 
 
 def weighted_filtered_projections(
@@ -209,16 +222,20 @@ def _reconstruct(
         weights = np.pad(weights, ((0, 0), pad))
         sub = sub.pad_columns(*pad)
     kg = sub.kernel_geometry()
+    upsampling = be.column_upsampling_for(kg) if hasattr(be, "column_upsampling_for") else 1
     acc = None
     for a0 in range(0, geometry.n_angles, angle_batch):
         a1 = min(a0 + angle_batch, geometry.n_angles)
         rows = _read_rows(projections, a0, a1, start, stop)
         if pad != (0, 0):
             rows = np.pad(rows, ((0, 0), (0, 0), pad))
-        filtered = _filter_batch(rows, sub, weights[a0:a1], filter, be)
+        filtered = _filter_batch(rows, sub, weights[a0:a1], filter, be, upsampling)
         del rows
         batch_kg = kg._replace(cos=kg.cos[a0:a1], sin=kg.sin[a0:a1])
-        acc = be.backproject_fdk(filtered, batch_kg, volume, acc)
+        if upsampling == 1:
+            acc = be.backproject_fdk(filtered, batch_kg, volume, acc)
+        else:
+            acc = be.backproject_fdk(filtered, batch_kg, volume, acc, column_upsampling=upsampling)
         del filtered
     return be.finish_volume(acc)
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .backends.cpu import PAD
-from .filters import filter_length
+from .backends.cpu import PAD, column_upsampling_for
+from .filters import FFT_CHUNK_ROWS, filter_length
 from .geometry import ConeBeamGeometry, ParallelBeamGeometry, VolumeGeometry, detector_rows_for
 from .weights import half_fan_padding, is_full_scan, needs_half_fan
 
@@ -137,22 +137,27 @@ def _rows_needed(geometry: Geometry, volume: VolumeGeometry, slab_slices: int) -
     return rows
 
 
-def batch_bytes(n_angles: int, n_rows: int, n_cols: int) -> int:
+def batch_bytes(n_angles: int, n_rows: int, n_cols: int, column_upsampling: int = 1) -> int:
     """Working set of weighting, filtering and laying out ``n_angles × n_rows`` rows, bytes.
 
     Parameters
     ----------
     n_angles, n_rows, n_cols : int
         Projections in the batch, detector rows and columns read.
+    column_upsampling : int
+        Filtered samples per detector column (``L``, see
+        :func:`recon.engine.backends.cpu.column_upsampling_for`).
     """
     n_pad = filter_length(n_cols)
-    per_row = (
-        2 * _F32 * n_cols  # rows read (a copy from a file), their weighted copy
-        + _C64 * (n_pad // 2 + 1)  # spectrum
-        + _F32 * n_pad  # inverse FFT (the filtered copy replaces the spectrum)
+    n_out = int(column_upsampling) * n_cols
+    all_rows = int(n_angles) * int(n_rows)
+    per_row = _F32 * (2 * n_cols + n_out)  # rows read, their weighted copy, filtered
+    # The FFT runs over at most FFT_CHUNK_ROWS rows at a time: spectrum and inverse.
+    fft = min(all_rows, FFT_CHUNK_ROWS) * (
+        _C64 * (n_pad // 2 + 1) + _F32 * int(column_upsampling) * n_pad
     )
-    layout = _F32 * (n_cols + 2 * PAD) * (n_rows + 2 * PAD)
-    return int(n_angles) * (int(n_rows) * per_row + layout)
+    layout = int(n_angles) * _F32 * (n_out + 2 * PAD) * (int(n_rows) + 2 * PAD)
+    return all_rows * per_row + fft + layout
 
 
 def estimate_memory(
@@ -198,7 +203,7 @@ def estimate_memory(
     return MemoryEstimate(
         output_bytes=_F32 * voxels if assemble else 0,
         slab_bytes=2 * _F32 * t * ny * nx,
-        batch_bytes=batch_bytes(b, rows, cols),
+        batch_bytes=batch_bytes(b, rows, cols, column_upsampling_for(geometry.kernel_geometry())),
     )
 
 

@@ -219,6 +219,27 @@ def test_requeue_needs_a_reason(world, protocol):
     assert response.json()["session_state"] == "queued"
 
 
+def test_an_interrupted_session_is_requeued_only_with_a_job(world, protocol):
+    """The session endpoint refuses to queue it (no job would run it); requeue/ does."""
+    job = _running(world, protocol)
+    jobs.sweep_expired_leases(now=job.created_at + dt.timedelta(hours=1))
+    client = world.client("operator")
+    url = f"/api/v1/scan-sessions/{world.session.pk}/transition/"
+    refused = client.post(
+        url, {"state": "queued"}, format="json", headers={"X-Audit-Reason": "power cut"}
+    )
+    assert refused.status_code == 400
+    assert "/api/v1/acquisitions/<id>/requeue/" in refused.json()["state"][0]
+    world.session.refresh_from_db()
+    assert world.session.state == "interrupted"
+    response = client.post(f"{URL}{job.pk}/requeue/", headers={"X-Audit-Reason": "power cut"})
+    assert response.status_code == 201, response.json()
+    world.session.refresh_from_db()
+    assert world.session.state == "queued"
+    queued = am.AcquisitionJob.objects.get(session=world.session, state="queued")
+    assert (queued.pk, queued.requeue_of_id) == (response.json()["id"], job.pk)
+
+
 # --- scans, ledger, budget --------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from acquisition.formats import NXtomoWriter, read_scan, write_tiff_stack
 from acquisition.formats.atomic import sha256_file
 from acquisition.models import session_folder
 from studies.datafiles import data_root
+from studies.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -261,3 +262,67 @@ def test_import_into_a_queued_session_is_refused(world, tmp_path, protocol):
     assert response.status_code == 400
     assert "The session is queued" in response.json()["session"][0]
     assert not am.Scan.objects.exists()
+
+
+# --- the dose budget ----------------------------------------------------------------------
+
+
+def _book_earlier_dose(world, dose_mgy: float) -> None:
+    am.DoseRecord.objects.create(
+        animal=world.animal, site=world.session.site, dose_mgy=dose_mgy, kind="external"
+    )
+
+
+def test_import_past_the_dose_budget_is_400_naming_the_budget(world, tmp_path):
+    _book_earlier_dose(world, 1400.0)  # the study's budget is 1500 mGy per animal and site
+    response = _post(world, "nxtomo", _upload(_nxtomo(tmp_path / "e.nxs")), dose_mgy="120.5")
+    assert response.status_code == 400
+    message = response.json()["dose_mgy"][0]
+    assert "to 1520.5 mGy, past the study's budget of 1500.0 mGy" in message
+    assert "1400.0 mGy already committed, 100.0 mGy remaining" in message
+    assert not am.Scan.objects.exists()
+    assert am.DoseRecord.objects.count() == 1  # only the earlier booking
+    world.session.refresh_from_db()
+    assert world.session.state == "planned"
+
+
+def test_import_within_the_budget_needs_no_override(world, tmp_path):
+    _book_earlier_dose(world, 1400.0)
+    response = _post(world, "nxtomo", _upload(_nxtomo(tmp_path / "e.nxs")), dose_mgy="100")
+    assert response.status_code == 201, response.json()
+    assert am.DoseRecord.objects.get(scan=response.json()["id"]).dose_mgy == 100.0
+
+
+def test_an_investigator_overrides_the_budget_with_an_audited_reason(world, tmp_path):
+    _book_earlier_dose(world, 1400.0)
+    upload = _upload(_nxtomo(tmp_path / "e.nxs"))
+    reason = "scanned at the partner lab before the budget was lowered"
+    response = _post(
+        world, "nxtomo", upload, who="investigator", dose_mgy="120.5", override_reason=reason
+    )
+    assert response.status_code == 201, response.json()
+    record = am.DoseRecord.objects.get(scan=response.json()["id"])
+    assert record.dose_mgy == 120.5
+    assert record.note == f"imported e.nxs; over budget, overridden: {reason}"
+    event = AuditEvent.objects.get(model="acquisition.doserecord", object_id=str(record.pk))
+    assert (event.action, event.reason, event.username) == ("create", reason, "investigator")
+
+
+def test_an_operator_may_not_override_the_budget(world, tmp_path):
+    _book_earlier_dose(world, 1400.0)
+    upload = _upload(_nxtomo(tmp_path / "e.nxs"))
+    response = _post(world, "nxtomo", upload, dose_mgy="120.5", override_reason="urgent")
+    assert response.status_code == 403
+    assert not am.Scan.objects.exists()
+
+
+def test_management_command_obeys_the_budget(world, tmp_path):
+    _book_earlier_dose(world, 1400.0)
+    source = _nxtomo(tmp_path / "e.nxs")
+    options = {"session": world.session.pk, "format": "nxtomo", "dose_mgy": 120.5}
+    with pytest.raises(CommandError, match="nothing imported.*past the study's budget of 1500"):
+        call_command("import_scan", str(source), **options)
+    assert not am.Scan.objects.exists()
+    call_command("import_scan", str(source), override_reason="legacy", stdout=io.StringIO(),
+                 **options)  # fmt: skip
+    assert am.DoseRecord.objects.get(scan__isnull=False).note.endswith("overridden: legacy")

@@ -189,8 +189,40 @@ def test_a_worker_that_lost_its_lease_stops_and_keeps_nothing(world, protocol):
     assert outcome.state == job.state == "interrupted"
     assert world.session.state == "interrupted"
     assert _files(job) == []
-    records = am.DoseRecord.objects.filter(job=job)
-    assert [r.projections_delivered for r in records] == [3]  # booked once, by the sweeper
+    # The sweep, before frame 7, booked projections 4–6; frame 7 was exposed after it,
+    # and the worker raised the one booking of the job to the 4 it really exposed.
+    record = am.DoseRecord.objects.get(job=job)
+    assert record.projections_delivered == 4
+    assert record.dose_mgy == pytest.approx(TINY_DOSE_MGY * 4 / 12, rel=1e-12)
+    update = AuditEvent.objects.get(model="acquisition.doserecord", action="update")
+    assert update.changes["projections_delivered"] == [3, 4]
+    assert "counted by the worker after its lease was swept" in update.reason
+
+
+class _WorkerKilled(BaseException):
+    """Stands in for SIGKILL: nothing in the job's code handles it."""
+
+
+def test_a_killed_worker_books_every_projection_it_exposed(world, protocol):
+    """The lag: progress is throttled (here to once an hour), yet each exposure counts."""
+    job = _request(world, protocol)
+
+    def kill(n):
+        if n == 9:
+            raise _WorkerKilled
+
+    with pytest.raises(_WorkerKilled):
+        jobs.execute(job.pk, owner="doomed", driver=FakeDriver(on_frame=kill),
+                     control_interval_s=3600.0)  # fmt: skip
+    job.refresh_from_db()
+    assert (job.state, job.projections_done) == ("running", 5)  # frames 4–8 exposed
+    later = timezone.now() + dt.timedelta(seconds=jobs.LEASE_S + 1)
+    assert jobs.sweep_expired_leases(now=later) == [job.pk]
+    job.refresh_from_db()
+    record = am.DoseRecord.objects.get(job=job)
+    assert (record.kind, record.projections_delivered) == ("partial", 5)
+    assert record.dose_mgy == pytest.approx(TINY_DOSE_MGY * 5 / 12, rel=1e-12)
+    assert record.booked_at == job.finished_at == later  # booked as the interruption is
 
 
 def test_sweep_leaves_live_leases_and_removes_partial_files(world, protocol):

@@ -39,7 +39,28 @@ def test_demo_protocol_fits_the_demo_instrument(db):
     driver = protocol.instrument.make_driver()
     driver.prepare(settings)
     assert (driver.geometry().n_rows, driver.geometry().n_cols) == (128, 128)
-    assert driver.geometry().voxel_um_at_axis == pytest.approx(11.0)
+    # the phantom's own voxel, so a reconstruction's grid coincides with the phantom's
+    assert driver.geometry().voxel_um_at_axis == pytest.approx(10.0)
+    assert protocol.voxel_size_um == driver.config["phantom_voxel_um"] == 10.0
+
+
+def test_an_earlier_demo_setup_is_brought_to_the_current_settings(db):
+    """An embedded database seeded by an earlier release: 11 µm instrument and protocol."""
+    old_config = {**demo.DEMO_DRIVER_CONFIG, "sod_um": 62_500.0, "sdd_um": 250_000.0}
+    instrument = am.Instrument.objects.create(
+        name=demo.DEMO_INSTRUMENT, driver="simulated", driver_config=old_config,
+        **demo.DEMO_HA_CALIBRATION,
+    )  # fmt: skip
+    old = am.ScanProtocol.objects.create(
+        instrument=instrument, **{**demo.DEMO_PROTOCOL, "voxel_size_um": 11.0}
+    )
+    protocol = demo.ensure_demo_instrument()
+    old.refresh_from_db()
+    instrument.refresh_from_db()
+    assert (protocol.version, protocol.previous_id, protocol.voxel_size_um) == (2, old.pk, 10.0)
+    assert not old.is_current
+    assert instrument.driver_config == demo.DEMO_DRIVER_CONFIG
+    assert demo.ensure_demo_instrument().pk == protocol.pk  # nothing more to change
 
 
 def test_acquire_demo_scans_one_animal_longitudinally(demo_study, monkeypatch):

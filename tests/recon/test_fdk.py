@@ -57,8 +57,54 @@ def test_fbp_parallel_shepp_logan(parallel_geometry):
     parts = shepp_logan_3d(0.45 * 48 * volume.voxel_um)
     rec = fbp(project(parts, parallel_geometry), parallel_geometry, backend="cpu")
     truth = voxelise(parts, volume)
-    assert rel_rmse(rec, truth) < 0.30
+    # Point samples of sharp edges alias; interpolating the filtered rows on a grid
+    # twice as fine keeps more of it than the blur of a one-column grid did:
+    # 0.315 measured (0.264 on the one-column grid), bound 0.33.
+    assert rel_rmse(rec, truth) < 0.33
     assert plateau_mean_error(rec, truth, 0.4) < 0.02
+
+
+def test_detector_aperture_data_reconstruct_closer(parallel_geometry):
+    """Projections averaged over each pixel's area, as a real detector integrates.
+
+    Band-limited by the aperture, they gain from the parallel-beam backprojection's
+    finer interpolation (half-column steps): rel. RMSE 0.215 measured, 0.227 with
+    linear interpolation on the detector's own columns; bound 0.22.
+    """
+    volume = default_volume(parallel_geometry)
+    parts = shepp_logan_3d(0.45 * 48 * volume.voxel_um)
+    rec = fbp(project(parts, parallel_geometry, aperture=2), parallel_geometry, backend="cpu")
+    truth = voxelise(parts, volume)
+    assert rel_rmse(rec, truth) < 0.22
+    assert plateau_mean_error(rec, truth, 0.4) < 0.005
+
+
+def test_gaussian_blob_keeps_its_peak():
+    """Point response: an off-grid Gaussian (σ = 1 pixel) from exact projections.
+
+    Linear interpolation on a grid of step ``d`` blurs every projection with a
+    triangle of variance ``d²/6``, lowering the peak of a Gaussian of width σ by
+    about ``σ² / (σ² + d²/6)``: 14 % for ``d`` = 1 pixel, 4 % for ``d`` = ½ pixel
+    (the CPU backend's filtered rows).  Measured: peak ratio 0.960 (0.872 at
+    ``d`` = 1), largest error 3.9 % of the peak (12 % at ``d`` = 1).
+    """
+    n, pixel_um = 64, 10.0
+    angles = np.arange(0.0, 180.0, 0.5)
+    sigma = 1.0 * pixel_um
+    centre = (3.3 * pixel_um, -5.7 * pixel_um)
+    theta = np.radians(angles)[:, None]
+    u = (np.arange(n) - (n - 1) / 2) * pixel_um
+    t = centre[0] * np.cos(theta) + centre[1] * np.sin(theta)
+    # Line integral of exp(−r²/2σ²) (1/cm) along a ray at distance u − t from the
+    # centre: σ√(2π) exp(−(u − t)²/2σ²), σ in cm.
+    sino = sigma * np.sqrt(2 * np.pi) * np.exp(-((u - t) ** 2) / (2 * sigma**2)) * 1e-4
+    rec = fbp2d(sino.astype(np.float32), angles, pixel_um, backend="cpu")
+    x = u  # voxel centres coincide with the detector's columns here
+    truth = np.exp(
+        -((x[None, :] - centre[0]) ** 2 + (x[:, None] - centre[1]) ** 2) / (2 * sigma**2)
+    )
+    assert rec.max() / truth.max() == pytest.approx(0.96, abs=0.01)
+    assert np.abs(rec - truth).max() < 0.05
 
 
 def test_fdk_bone_phantom(cone_geometry):

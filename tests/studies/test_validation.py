@@ -207,20 +207,45 @@ def test_scan_session_state_machine(world: World):
     client = world.client("operator")
     bad = client.post(url, {"state": "analysed"}, format="json")
     _assert_rejected(bad, "state", "cannot become analysed")
-    ok = client.post(url, {"state": "queued"}, format="json")
-    assert ok.status_code == 200 and ok.json()["state"] == "queued"
+    ok = client.post(url, {"state": "aborted"}, format="json")
+    assert ok.status_code == 200 and ok.json()["state"] == "aborted"
+    back = client.post(url, {"state": "planned"}, format="json")
+    assert back.status_code == 200 and back.json()["state"] == "planned"
 
 
-def test_requeue_of_interrupted_session_needs_reason(world: World):
-    m.ScanSession.objects.filter(pk=world.session.pk).update(state="interrupted")
+@pytest.mark.parametrize("state", ["planned", "failed", "interrupted"])
+def test_a_session_is_never_queued_by_hand(world: World, state: str):
+    """Queued means "an acquisition job waits for it": only the scan request makes one."""
+    m.ScanSession.objects.filter(pk=world.session.pk).update(state=state)
     url = f"/api/v1/scan-sessions/{world.session.pk}/transition/"
     client = world.client("operator")
-    _assert_rejected(client.post(url, {"state": "queued"}, format="json"), "reason", "reason")
-    ok = client.post(url, {"state": "queued"}, format="json", HTTP_X_AUDIT_REASON="door fixed")
-    assert ok.status_code == 200
-    event = m.AuditEvent.objects.filter(model="studies.scansession", action="update").first()
-    assert event.reason == "door fixed"
-    assert event.changes["state"] == ["interrupted", "queued"]
+    response = client.post(
+        url, {"state": "queued"}, format="json", HTTP_X_AUDIT_REASON="door fixed"
+    )
+    _assert_rejected(response, "state", "/api/v1/acquisitions/")
+    world.session.refresh_from_db()
+    assert world.session.state == state
+    assert not m.AuditEvent.objects.filter(model="studies.scansession", action="update").exists()
+
+
+def test_a_session_never_starts_acquiring_by_hand(world: World):
+    m.ScanSession.objects.filter(pk=world.session.pk).update(state="queued")
+    url = f"/api/v1/scan-sessions/{world.session.pk}/transition/"
+    response = world.client("operator").post(url, {"state": "acquiring"}, format="json")
+    _assert_rejected(response, "state", "instrument worker")
+    world.session.refresh_from_db()
+    assert world.session.state == "queued"
+
+
+def test_manual_targets_leave_out_the_states_that_need_a_job(world: World):
+    session = world.session
+    assert session.manual_targets() == ["aborted"]  # planned: not "queued"
+    session.transition_to("queued")
+    assert session.manual_targets() == ["planned", "aborted"]  # not "acquiring"
+    session.transition_to("acquiring")
+    assert session.manual_targets() == ["acquired", "failed", "aborted", "interrupted"]
+    session.transition_to("interrupted")
+    assert session.manual_targets() == []  # re-queued only through its acquisition
 
 
 def test_last_owner_cannot_step_down(world: World):

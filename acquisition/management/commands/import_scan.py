@@ -28,8 +28,16 @@ class Command(BaseCommand):
             "--geometry", help='JSON: {"sod_um": …, "sdd_um": …, "pixel_um": …} if missing'
         )
         parser.add_argument("--reason", default="", help="reason recorded in the audit trail")
+        parser.add_argument(
+            "--override-reason",
+            default="",
+            help="import even though --dose-mgy exceeds the study's dose budget (audited)",
+        )
 
-    def handle(self, *args, path, session, format, user, dose_mgy, geometry, reason, **options):
+    def handle(
+        self, *args, path, session, format, user, dose_mgy, geometry, reason, override_reason,
+        **options,
+    ):  # fmt: skip
         try:
             scan_session = ScanSession.objects.select_related("animal").get(pk=session)
         except ScanSession.DoesNotExist:
@@ -50,6 +58,7 @@ class Command(BaseCommand):
                 scan = import_path(
                     scan_session, path, format,
                     user=account, dose_mgy=dose_mgy, geometry=geometry_values,
+                    override_reason=override_reason,
                 )  # fmt: skip
         except (ScanFormatError, ImportRefused) as exc:
             raise CommandError(f"nothing imported: {exc}") from exc
