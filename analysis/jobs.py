@@ -3,9 +3,10 @@
 The Celery task in :mod:`analysis.tasks` is a thin wrapper around :func:`run_analysis`,
 which tests call directly too.  A task claims its job by a conditional UPDATE, so a
 re-delivered or duplicated message finds the job claimed or finished and returns; the
-result rows and the job's ``done`` state are written in one transaction, and the only
-file an analysis writes (the remodelling volume) appears under its final name only when
-complete.  A job whose worker died (no heartbeat for :data:`STALE_AFTER`) may be claimed
+result rows and the job's ``done`` state are written in one transaction, and the files
+an analysis writes (a morphometry's label-only segmentation volume, a remodelling's
+registered follow-up with its labels) appear under their final names only when complete,
+and are removed again when their records cannot be written.  A job whose worker died (no heartbeat for :data:`STALE_AFTER`) may be claimed
 again.
 
 The measuring itself is Django-free (:mod:`analysis.measurement`); this module reads the
@@ -28,7 +29,7 @@ from django.db import transaction
 
 from nanoscope_web.version import code_version
 from recon.models import Reconstruction, Volume, VolumeKind
-from recon.volume_store import read_metadata, write_volume
+from recon.volume_store import read_metadata, write_labels, write_volume
 from studies.audit import audit_context
 from studies.datafiles import absolute
 from studies.jobs import JobCancelled
@@ -37,6 +38,7 @@ from studies.vocabulary import JobState, SessionState
 
 from .measurement import (
     Progress,
+    StaticFigures,
     finite_or_none,
     measure_remodelling_pair,
     measure_static,
@@ -50,11 +52,15 @@ from .models import (
     RemodellingResult,
 )
 from .remodelling import LABEL_NAMES
+from .segmentation import BONE_THRESHOLD_MGHA_CM3
 
 log = logging.getLogger(__name__)
 
 STALE_AFTER = dt.timedelta(minutes=30)
 """A running job without a heartbeat for this long is taken to have lost its worker."""
+
+SEGMENTATION_LABEL = "segmentation"
+"""Name of the label volume a morphometry writes (classes: ``StaticFigures.LABEL_NAMES``)."""
 
 
 # -- files ----------------------------------------------------------------------------------
@@ -126,7 +132,9 @@ def start_analysis(
     baseline_volume : Volume, optional
         Remodelling only: the baseline; by default :func:`previous_volume`.
     parameters : dict, optional
-        Sections of settings; defaults filled in.
+        Sections of settings; defaults filled in (a calibrated volume is segmented at
+        :data:`~analysis.segmentation.BONE_THRESHOLD_MGHA_CM3` unless
+        ``segmentation.threshold_mgha_cm3`` is given; null asks for Otsu's).
     user : User, optional
         Who asked (None for automatic jobs).
     automatic : bool
@@ -138,7 +146,7 @@ def start_analysis(
         Bad parameters, a remodelling without a baseline, or a baseline of another
         animal or site, or not before the follow-up.
     """
-    normalised = normalise_parameters(kind, parameters)
+    normalised = normalise_parameters(kind, _with_calibrated_threshold(volume, parameters))
     if kind == AnalysisKind.REMODELLING:
         baseline_volume = baseline_volume or previous_volume(volume)
         _check_pair(baseline_volume, volume)
@@ -158,6 +166,20 @@ def start_analysis(
     # robust: a broker out of reach leaves the job queued (logged), never fails the caller.
     transaction.on_commit(lambda: analyse.delay(job.pk), robust=True)
     return job
+
+
+def _with_calibrated_threshold(volume: Volume, parameters: dict | None) -> dict | None:
+    """The caller's parameters, with the fixed bone threshold for a calibrated volume."""
+    if volume.units != "mgHA/cm3" or not isinstance(parameters, dict | None):
+        return parameters  # uncalibrated: Otsu; not a dict: normalise_parameters says why
+    parameters = dict(parameters or {})
+    segmentation = parameters.get("segmentation") or {}
+    if isinstance(segmentation, dict) and "threshold_mgha_cm3" not in segmentation:
+        parameters["segmentation"] = {
+            **segmentation,
+            "threshold_mgha_cm3": BONE_THRESHOLD_MGHA_CM3,
+        }
+    return parameters
 
 
 def _check_pair(baseline: Volume | None, followup: Volume) -> None:
@@ -281,10 +303,73 @@ def _run_morphometry(job: AnalysisJob) -> None:
     figures = measure_static(
         grey, volume.voxel_size_um, volume.units, job.parameters, _progress(job)
     )
+    del grey
     clock.lap("measure")
+    job.report_progress(0.9, "writing the segmentation labels")
+    relative, sha256 = _write_segmentation(job, figures)
+    clock.lap("write")
+    try:
+        _store_morphometry(job, figures, relative, sha256, clock)
+    except BaseException:
+        absolute(relative).unlink(missing_ok=True)  # no file without its record
+        raise
+
+
+def _write_segmentation(job: AnalysisJob, figures) -> tuple[Path, str]:
+    """Write the label-only segmentation volume beside the measured volume.
+
+    Same grid and pyramid levels as the measured volume (labels halved by their mode);
+    returns its path relative to the data root and its sha256.
+    """
+    volume = job.volume
+    source = read_metadata(absolute(volume.relative_path))
+    relative = Path(volume.relative_path).parent / f"analysis-{job.pk}.segmentation.h5"
+    if not Volume.objects.filter(relative_path=str(relative)).exists():
+        # Left by a worker that died between the file and its record (the job is ours now).
+        absolute(relative).unlink(missing_ok=True)
+    sha256 = write_labels(
+        absolute(relative),
+        {SEGMENTATION_LABEL: figures.labels},
+        volume.voxel_size_um,
+        volume.units,
+        n_levels=len(source.shapes),
+        chunk=max(source.chunks),
+        label_reduction="mode",
+        calibration=source.calibration,
+        provenance={
+            "analysis_job_id": job.pk,
+            "source_sha256": volume.sha256,
+            "labels": {
+                SEGMENTATION_LABEL: {str(k): v for k, v in StaticFigures.LABEL_NAMES.items()}
+            },
+            "threshold": figures.threshold,
+            "threshold_method": figures.threshold_method,
+            "trabecular_voi": figures.trabecular_voi,
+            "parameters": job.parameters,
+            "code_version": job.code_version or code_version(),
+        },
+    )
+    return relative, sha256
+
+
+def _store_morphometry(job: AnalysisJob, figures, relative: Path, sha256: str, clock) -> None:
+    volume = job.volume
+    path = absolute(relative)
+    meta = read_metadata(path)
     truth_path = _truth_relative(volume)
     truth = truth_figures(truth_path)
     with transaction.atomic():
+        labels = Volume.objects.create(
+            session=volume.session,
+            kind=VolumeKind.SEGMENTATION,
+            relative_path=str(relative),
+            sha256=sha256,
+            size_bytes=path.stat().st_size,
+            shape=list(meta.shapes[0]),
+            voxel_size_um=meta.voxel_size_um[0],
+            units=meta.units,
+            n_levels=len(meta.shapes),
+        )
         MorphometryResult.objects.create(
             job=job,
             volume=volume,
@@ -298,6 +383,7 @@ def _run_morphometry(job: AnalysisJob) -> None:
             threshold_method=figures.threshold_method,
             trabecular_voi=figures.trabecular_voi,
             details=figures.details,
+            label_volume=labels,
             truth_bv_tv=truth.get("bv_tv"),
             truth_relative_path=truth_path if truth else "",
             **figures.values,
@@ -476,6 +562,7 @@ def advance_session(session_id: int) -> bool:
 
 
 __all__ = [
+    "SEGMENTATION_LABEL",
     "STALE_AFTER",
     "advance_session",
     "claim",

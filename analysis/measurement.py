@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -74,14 +74,17 @@ class RegionParameters:
         region is the trabecular VOI and no cortical figures are computed.
     slab : [start, stop] or None
         z-planes ``start <= z < stop`` of the full-resolution volume; None: all planes.
-    close_radius_vox, open_radius_vox : int
-        Disk radii of the compartment separation (voxels).
+    close_radius_vox : int
+        Disk radius closing the periosteal surface (voxels).
+    marrow_close_radius_vox : int or None
+        Disk radius of the marrow closing that finds the endosteal surface (voxels);
+        None: 1.5 times the measured cortical thickness.
     """
 
     compartments: str = "auto"
     slab: tuple[int, int] | None = None
     close_radius_vox: int = 3
-    open_radius_vox: int = 3
+    marrow_close_radius_vox: int | None = None
 
     def __post_init__(self) -> None:
         if self.compartments not in ("auto", "none"):
@@ -93,9 +96,11 @@ class RegionParameters:
             if not 0 <= slab[0] < slab[1]:
                 raise ValueError(f"slab must satisfy 0 <= start < stop, got {list(slab)}")
             object.__setattr__(self, "slab", slab)
-        for name in ("close_radius_vox", "open_radius_vox"):
+        for name in ("close_radius_vox", "marrow_close_radius_vox"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if value is None and name == "marrow_close_radius_vox":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
@@ -238,7 +243,7 @@ def regions_of(
     parts = separate_compartments(
         bone & region,
         close_radius_vox=settings["close_radius_vox"],
-        open_radius_vox=settings["open_radius_vox"],
+        marrow_close_radius_vox=settings.get("marrow_close_radius_vox"),
     )
     voi = parts.trabecular & region
     cortex = bone & parts.cortical & region
@@ -264,13 +269,27 @@ class StaticFigures:
     threshold_method : {"fixed", "otsu"}
     trabecular_voi : str
         :data:`MEDULLARY`, :data:`WHOLE_REGION` or :data:`NO_CORTEX`.
+    labels : (nz, ny, nx) ndarray of uint8, optional
+        What was measured where, one class per voxel (:attr:`LABEL_NAMES`): trabecular
+        bone (its count × voxel volume is BV), marrow (trabecular bone + marrow is TV),
+        cortical bone (where measured), other segmented bone; 0 elsewhere.
     """
+
+    #: Classes of :attr:`labels` (value → name); 0 is background.
+    LABEL_NAMES: ClassVar[dict[int, str]] = {
+        0: "background",
+        1: "trabecular bone",
+        2: "cortical bone",
+        3: "marrow",
+        4: "other bone",
+    }
 
     values: dict[str, float | None]
     details: dict[str, Any]
     threshold: float
     threshold_method: str
     trabecular_voi: str
+    labels: np.ndarray | None = None
 
 
 def measure_static(
@@ -345,12 +364,20 @@ def measure_static(
         details["cortical_slices"] = cortical.n_slices
         if calibrated:
             values["ct_tmd_mgha_cm3"] = mineral_density(grey, cortex, cortex)[1]
+    # Trabecular classes last, so that their counts are exactly BV and TV − BV.
+    labels = np.zeros(seg.bone.shape, dtype=np.uint8)
+    labels[seg.bone] = 4
+    if cortex is not None:
+        labels[cortex] = 2
+    labels[voi & ~seg.bone] = 3
+    labels[voi & seg.bone] = 1
     return StaticFigures(
         values={k: finite_or_none(v) for k, v in values.items()},
         details=details,
         threshold=seg.threshold,
         threshold_method=seg.method,
         trabecular_voi=voi_name,
+        labels=labels,
     )
 
 
@@ -363,7 +390,7 @@ class RemodellingFigures:
     registration : analysis.registration.RegistrationResult
         Transform (baseline → follow-up) and quality figures.
     registered : (nz, ny, nx) ndarray
-        The follow-up resampled onto the baseline grid (trilinear, once).
+        The follow-up resampled onto the baseline grid (cubic B-spline, once).
     remodelling : analysis.remodelling.RemodellingResult
         Labels and the dynamic parameters.
     threshold : float
@@ -402,8 +429,9 @@ def measure_remodelling_pair(
         Days between the scans, > 0.
     parameters : dict
         Normalised remodelling parameters. A remodelling ``threshold`` of None takes
-        the baseline's segmentation threshold; the analysed region is the baseline's
-        trabecular VOI (see :func:`regions_of`).
+        the baseline's segmentation threshold; ``formation_threshold`` and
+        ``density_change`` (mgHA/cm³) apply to calibrated volumes only; the analysed
+        region is the baseline's trabecular VOI (see :func:`regions_of`).
     progress : callable, optional
     region : (nz, ny, nx) ndarray of bool, optional
         A user-defined VOI on the baseline grid, used instead of the automatic one.
@@ -431,10 +459,15 @@ def measure_remodelling_pair(
         parameters=RegistrationParameters.from_dict(parameters["registration"]),
     )
     report(0.6, "resampling the follow-up")
-    registered = resample_onto(followup, registration.transform, baseline.shape, voxel_um, order=1)
+    # Cubic B-spline: trilinear resampling smooths once more and loses thin layers.
+    registered = resample_onto(followup, registration.transform, baseline.shape, voxel_um, order=3)
     settings = dict(parameters["remodelling"])
     if settings["threshold"] is None:
         settings["threshold"] = seg.threshold
+    if units != "mgHA/cm3":
+        # The formation threshold and density change are mineral densities: on an
+        # uncalibrated volume only the bone threshold applies (and is recorded so).
+        settings["formation_threshold"] = settings["density_change"] = None
     report(0.7, "classifying formed and resorbed bone")
     result = analyse_remodelling(
         baseline,

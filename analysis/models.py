@@ -149,6 +149,14 @@ class MorphometryResult(ResultBase):
     details = models.JSONField(
         default=dict, blank=True, help_text="Further figures (fabric eigenvalues, Δχ, …)."
     )
+    label_volume = models.OneToOneField(
+        Volume,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="morphometry_result",
+        help_text="Label-only volume of what was measured where (labels/segmentation).",
+    )
     # Simulator ground truth (phantom scans only).
     truth_bv_tv = _value(verbose_name="BV/TV, simulator truth")
     truth_relative_path = models.CharField(max_length=500, blank=True)

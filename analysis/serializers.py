@@ -110,6 +110,7 @@ class MorphometryResultSerializer(_time_point("volume"), serializers.ModelSerial
             *_TIME_POINT,
             "volume",
             "volume_sha256",
+            "label_volume",
             "voxel_size_um",
             "units",
             "threshold",

@@ -13,13 +13,17 @@ root, records them in a temporary SQLite database, and then
    6, and Pillow's where it is installed;
 3. serves the site on loopback (threaded WSGI server) and opens the viewer in headless
    Chromium several times with a cold cache: the time from navigation start to the
-   ``nanoscope:first-slice`` performance mark (the first slice drawn, a coarse level on
-   large volumes) and to ``nanoscope:slices-complete`` (every view at the level its zoom
-   asks for), with the resource timings before them.
+   ``nanoscope:first-slice`` performance mark (the first slice drawn: the server's PNG
+   of a coarse level on large volumes, drawn on a 2-D canvas before WebGL starts), to
+   ``nanoscope:quick-slices`` (all three PNGs drawn), ``nanoscope:gl-first-slice`` and
+   ``nanoscope:handover`` (WebGL draws every view; the PNGs are hidden), and to
+   ``nanoscope:slices-complete`` (every view at the level its zoom asks for), with the
+   resource timings before them.
 
 Run::
 
     .venv/bin/python -m bench.viewer_slices --quick      # 512³ only
+    .venv/bin/python -m bench.viewer_slices --browser-only --browser-runs 9   # part 3 only
     .venv/bin/python -m bench.viewer_slices              # 512³ and 1024³ (≈ 8 GiB disk)
 
 Figures only; nothing is asserted.  Goals from the issue: p95 ≤ 25 ms (512²) and
@@ -54,6 +58,10 @@ SLAB = 64
 FIRST_SLICE_TIMES = """() => {
   const r = performance.getEntriesByType('resource');
   const end = (part) => r.filter((e) => e.name.includes(part)).map((e) => e.responseEnd);
+  const mark = (name) => {
+    const found = performance.getEntriesByName(name);
+    return found.length ? found[0].startTime : null;
+  };
   return {
     scripts: Math.max(...end('.js')),
     metadata: Math.min(...end('/metadata')),
@@ -62,6 +70,9 @@ FIRST_SLICE_TIMES = """() => {
     programs: performance.getEntriesByName('nanoscope:programs')[0].startTime,
     requested: Math.min(...r.filter((e) => e.name.includes('/slice?')).map((e) => e.startTime)),
     drawn: performance.getEntriesByName('nanoscope:first-slice')[0].startTime,
+    quick: mark('nanoscope:quick-slices'),
+    gl: mark('nanoscope:gl-first-slice'),
+    handover: mark('nanoscope:handover'),
     complete: performance.getEntriesByName('nanoscope:slices-complete')[0].startTime,
   };
 }"""
@@ -291,10 +302,14 @@ def bench_browser(user, volume, runs: int) -> None:
         ("requested", "first slice requested"),
         ("slices", "first three slices received"),
         ("drawn", "first slice drawn (mark)"),
+        ("quick", "three PNG slices drawn"),
+        ("gl", "first WebGL slice drawn"),
+        ("handover", "WebGL shows every view"),
         ("complete", "all views at their level"),
     ):
-        values = [m[key] for m in marks]
-        print(f"  {name:<30} {statistics.median(values):6.0f}  ({max(values):.0f})")
+        values = [m[key] for m in marks if m.get(key) is not None]
+        if values:  # the PNG marks exist only where the viewer draws PNGs first
+            print(f"  {name:<30} {statistics.median(values):6.0f}  ({max(values):.0f})")
 
 
 def main() -> None:
@@ -305,17 +320,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=40, help="requests per axis and format")
     parser.add_argument("--browser-runs", type=int, default=5)
     parser.add_argument(
+        "--browser-only", action="store_true", help="512³ only, and only the browser's timings"
+    )
+    parser.add_argument(
         "--workdir", type=Path, help="keep the files here (default: a temporary folder)"
     )
     args = parser.parse_args()
-    sizes = [512] if args.quick else [512, 1024]
+    sizes = [512] if args.quick or args.browser_only else [512, 1024]
     with tempfile.TemporaryDirectory(prefix="nanoscope-viewer-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         setup_django(workdir)
         user, volumes = make_records(sizes, workdir)
-        bench_endpoint(user, volumes, args.repeats)
-        bench_png(volumes)
+        if not args.browser_only:
+            bench_endpoint(user, volumes, args.repeats)
+            bench_png(volumes)
         bench_browser(user, volumes[512], args.browser_runs)
 
 

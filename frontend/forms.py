@@ -236,18 +236,18 @@ class ImportForm(forms.Form):
 
 
 class TransitionForm(forms.Form):
-    """Move a scan session to one of the states its state machine allows next."""
+    """Move a scan session by hand to a state its state machine allows next.
+
+    The choices are :meth:`~studies.models.ScanSession.manual_targets`: never ``queued``
+    or ``acquiring``, which a session enters only with its acquisition job.
+    """
 
     state = forms.ChoiceField()
     reason = forms.CharField(required=False, max_length=2000, widget=_text())
 
-    #: States from which a re-queue needs a reason (as the API's transition action).
-    NEEDS_REASON = frozenset({SessionState.INTERRUPTED, SessionState.FAILED})
-
     #: What the button that moves a session into each state says.
     VERBS = {
         SessionState.PLANNED: "Back to planned",
-        SessionState.QUEUED: "Queue",
         SessionState.ABORTED: "Abort",
     }
 
@@ -257,14 +257,6 @@ class TransitionForm(forms.Form):
         self.fields["state"].choices = [(t, self.verb(t)) for t in targets]
 
     def verb(self, target: str) -> str:
-        if target == SessionState.QUEUED and self.session.state in self.NEEDS_REASON:
-            return "Re-queue"
         if target == self.session.state:
             return f"Redo: {SessionState(target).label.lower()}"
         return self.VERBS.get(target, f"Mark {SessionState(target).label.lower()}")
-
-    def clean(self):
-        data = super().clean()
-        if self.session.state in self.NEEDS_REASON and not data.get("reason", "").strip():
-            self.add_error("reason", "Give a reason to re-queue this session.")
-        return data

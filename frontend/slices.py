@@ -199,10 +199,19 @@ def _plane(shape: tuple[int, int, int], axis: int) -> tuple[int, int]:
     return tuple(s for k, s in enumerate(shape) if k != axis)
 
 
-def _label_classes(name: str, path: str, shapes: list) -> list[dict]:
-    """Classes of a label volume: the remodelling names, else the values present."""
+def label_classes(name: str, path: str, shapes: list, provenance: dict) -> list[dict]:
+    """Classes of a label volume other than 0 (background): ``[{"value", "name"}, …]``.
+
+    The remodelling names; else the names the file's provenance gives
+    (``provenance["labels"][name]``, e.g. a segmentation's classes); else the values
+    present in a coarse level.
+    """
     if name == REMODELLING_LABEL:
         return [{"value": v, "name": n} for v, n in REMODELLING_NAMES.items() if v != 0]
+    named = (provenance.get("labels") or {}).get(name)
+    if isinstance(named, dict):
+        values = sorted((int(v), str(n)) for v, n in named.items() if int(v) != 0)
+        return [{"value": v, "name": n} for v, n in values]
     level = first_level_within(shapes, HISTOGRAM_MAX_SIDE)
     present = np.unique(open_volumes.dataset(path, f"labels/{name}", level)[...])
     return [{"value": int(v), "name": f"{name} {int(v)}"} for v in present if v != 0]
@@ -214,15 +223,21 @@ def _label_classes(name: str, path: str, shapes: list) -> list[dict]:
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def metadata(request, volume_id: int):
-    """Levels, shapes, voxel sizes (µm), units, calibration, labels and a histogram."""
+    """Levels, shapes, voxel sizes (µm), units, calibration, labels and a histogram.
+
+    A label-only volume (``grey`` false, e.g. a segmentation) has no histogram (null).
+    """
     volume = visible_volume(request, volume_id)
     path = str(absolute(volume.relative_path))
 
     def produce():
         meta = asdict(read_metadata(path))
-        meta["histogram"] = _histogram(path, volume.sha256)
+        meta["histogram"] = _histogram(path, volume.sha256) if meta["grey"] else None
         meta["labels"] = {
-            name: {"shapes": shapes, "classes": _label_classes(name, path, shapes)}
+            name: {
+                "shapes": shapes,
+                "classes": label_classes(name, path, shapes, meta["provenance"]),
+            }
             for name, shapes in meta["labels"].items()
         }
         meta["id"] = volume.pk

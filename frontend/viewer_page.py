@@ -1,18 +1,25 @@
 """The volume viewer's page: a server-rendered shell around the WebGL2 viewer.
 
-The page carries what may change (the animal's other time points at the same site);
-the volume's own facts come from the immutable data endpoints (``frontend/slices.py``).
+The page carries what may change (the animal's other time points at the same site, the
+segmentation of its newest morphometry); the volume's own facts come from the immutable
+data endpoints (``frontend/slices.py``).  A label volume from elsewhere is read through
+its own volume's endpoints, so that every cached answer stays immutable.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from recon.models import Volume
+from analysis.jobs import SEGMENTATION_LABEL
+from analysis.models import MorphometryResult
+from recon.models import GREY_VOLUME_KINDS, Volume, VolumeKind
+from recon.volume_store import read_metadata
+from studies.datafiles import absolute
 
-from .slices import visible_volume
+from .slices import label_classes, visible_volume
 
 
 def time_points(user, volume: Volume) -> list[dict]:
@@ -27,7 +34,11 @@ def time_points(user, volume: Volume) -> list[dict]:
     session = volume.session
     siblings = (
         Volume.objects.visible_to(user)
-        .filter(session__animal=session.animal_id, session__site=session.site)
+        .filter(
+            session__animal=session.animal_id,
+            session__site=session.site,
+            kind__in=GREY_VOLUME_KINDS,
+        )
         .select_related("session__animal__study")
         .order_by("session__planned_at", "created_at", "pk")
     )
@@ -47,10 +58,86 @@ def time_points(user, volume: Volume) -> list[dict]:
     ]
 
 
+#: The first slice of a view is the first pyramid level whose slice fits in this many
+#: pixels a side (``COARSE_MAX_SIDE`` of ``viewer/main.js``).
+FIRST_SLICE_MAX_SIDE = 160
+
+
+def first_slice_urls(volume: Volume) -> list[str]:
+    """The PNG slices the viewer shows first with no view in its address (to preload).
+
+    Per axis z, y, x: the slice through the middle voxel at the first level whose slice
+    is at most :data:`FIRST_SLICE_MAX_SIDE` a side (else the coarsest), with the
+    server's default window; the URLs are those ``viewer/main.js`` asks for.  Levels
+    halve every side, rounding up, as the volume store builds them.
+    """
+    shapes = [tuple(int(s) for s in volume.shape)]
+    for _ in range(volume.n_levels - 1):
+        shapes.append(tuple((s + 1) // 2 for s in shapes[-1]))
+    base = reverse("viewer:slice", args=[volume.pk])
+    urls = []
+    for axis, name in enumerate("zyx"):
+        planes = [max(s for d, s in enumerate(shape) if d != axis) for shape in shapes]
+        level = next((k for k, side in enumerate(planes) if side <= FIRST_SLICE_MAX_SIDE), None)
+        level = len(shapes) - 1 if level is None else level
+        index = (shapes[0][axis] // 2) >> level  # the middle voxel of level 0, at that level
+        urls.append(f"{base}?axis={name}&index={index}&level={level}&fmt=png")
+    return urls
+
+
+def segmentation_overlay(volume: Volume) -> dict | None:
+    """The label volume of the newest morphometry of ``volume`` that wrote one, or None.
+
+    Returns
+    -------
+    dict or None
+        ``name`` (the label volume's name), ``volume`` (its id: its slices are read
+        through its own data endpoints), ``classes`` (``[{"value", "name"}, …]``),
+        ``result`` (the morphometry result's id) and ``created`` (ISO time).  None when
+        no morphometry wrote labels on the volume's grid (same shape and levels).
+    """
+    result = (
+        MorphometryResult.objects.filter(volume=volume, label_volume__isnull=False)
+        .select_related("label_volume")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if result is None:
+        return None
+    labels = result.label_volume
+    if labels.shape != volume.shape or labels.n_levels != volume.n_levels:
+        return None
+    path = str(absolute(labels.relative_path))
+    try:
+        meta = read_metadata(path)
+    except OSError:  # a missing file is the integrity check's business; show the rest
+        return None
+    shapes = meta.labels.get(SEGMENTATION_LABEL)
+    if shapes is None:
+        return None
+    return {
+        "name": SEGMENTATION_LABEL,
+        "volume": labels.pk,
+        "classes": label_classes(SEGMENTATION_LABEL, path, shapes, meta.provenance),
+        "result": result.pk,
+        "created": result.created_at.isoformat(),
+    }
+
+
 @login_required
 def viewer(request, volume_id: int):
-    """The viewer for one volume (another study's volume answers 404)."""
+    """The viewer for one volume (another study's volume answers 404).
+
+    A segmentation volume (labels only) opens the viewer of the volume it was measured
+    on, with the segmentation overlay chosen.
+    """
     volume = visible_volume(request, volume_id)
+    if volume.kind == VolumeKind.SEGMENTATION:
+        measured = MorphometryResult.objects.filter(label_volume=volume).first()
+        if measured is None:
+            raise Http404("This label volume belongs to no morphometry.")
+        url = reverse("viewer:page", args=[measured.volume_id])
+        return redirect(f"{url}#ov={SEGMENTATION_LABEL}")
     session = volume.session
     config = {
         "volume": volume.pk,
@@ -62,11 +149,14 @@ def viewer(request, volume_id: int):
             "page": reverse("viewer:page", args=[0]).replace("/0/", "/{id}/"),
         },
         "timePoints": time_points(request.user, volume),
+        # Label volumes kept in other files, shown as overlays on this one's grid.
+        "overlays": [o for o in [segmentation_overlay(volume)] if o is not None],
         "animal": session.animal.label,
         "site": session.get_site_display(),
         "day": session.study_day,
     }
     context = {
+        "first_slices": first_slice_urls(volume),
         "volume": volume,
         "session": session,
         "study": session.animal.study,

@@ -24,6 +24,12 @@ def validate_parameters(value: dict) -> None:
 class VolumeKind(models.TextChoices):
     RECONSTRUCTION = "reconstruction", "Reconstruction"
     REMODELLING = "remodelling", "Registered follow-up with remodelling labels"
+    SEGMENTATION = "segmentation", "Segmentation labels of a reconstruction (no grey values)"
+
+
+#: Kinds whose files hold grey values (a ``segmentation`` file holds labels only, on the
+#: grid of the reconstruction it was measured on).
+GREY_VOLUME_KINDS = (VolumeKind.RECONSTRUCTION, VolumeKind.REMODELLING)
 
 
 class Volume(models.Model):

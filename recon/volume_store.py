@@ -7,6 +7,10 @@ Layout::
     /volume/1, 2, …    each halved along every axis (mean of 2×2×2 blocks)
     /labels/<name>/<level>   uint8 label volumes, halved by block max or mode
 
+A *label-only* file (:func:`write_labels`) has the same layout with an empty
+``/volume`` group (its attributes only): label volumes derived from a grey volume
+(a segmentation) are stored without a second copy of the grey values.
+
 Datasets are chunked in cubes (64³ by default, smaller for small volumes) and
 compressed with LZ4 (hdf5plugin), so that a slice along any of the three axes
 reads only the chunks it crosses: one chunk per z-slice makes sagittal reads
@@ -48,6 +52,7 @@ __all__ = [
     "read_preview",
     "read_slice",
     "read_tile",
+    "write_labels",
     "write_volume",
 ]
 
@@ -123,6 +128,9 @@ class VolumeMetadata:
     multiscales: list
     labels: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
     chunks: tuple[int, ...] = ()
+    grey: bool = True
+    """False for a label-only file (:func:`write_labels`): no grey values, and
+    ``shapes``, ``voxel_size_um``, ``dtype`` and ``chunks`` describe its labels."""
 
 
 class VolumeWriter:
@@ -152,6 +160,12 @@ class VolumeWriter:
         Label volumes to expect (uint8, same shape as the volume).
     label_reduction : {"max", "mode"}
         How label levels are halved.
+    grey : bool
+        False writes a label-only file: no grey values (:meth:`write_slab` refuses),
+        only the label volumes and the ``/volume`` group's attributes.
+    n_levels : int, optional
+        Keep at most this many pyramid levels (e.g. those of the grey volume a
+        label-only file belongs to); by default ``min_level_size`` decides.
 
     Examples
     --------
@@ -175,6 +189,8 @@ class VolumeWriter:
         min_level_size: int = 16,
         label_names: tuple[str, ...] | list[str] = (),
         label_reduction: str = "max",
+        grey: bool = True,
+        n_levels: int | None = None,
     ) -> None:
         shape = tuple(int(s) for s in shape)
         if len(shape) != 3 or min(shape) < 1:
@@ -191,6 +207,8 @@ class VolumeWriter:
             )
         if chunk < 1:
             raise ValueError(f"chunk: must be positive, got {chunk}")
+        if n_levels is not None and n_levels < 1:
+            raise ValueError(f"n_levels: must be positive, got {n_levels}")
         self.path = Path(path)
         self.shape = shape
         self.voxel_size_um = float(voxel_size_um)
@@ -200,6 +218,9 @@ class VolumeWriter:
         self.provenance = dict(provenance or {})
         self.chunk = int(chunk)
         self.levels = _level_shapes(shape, int(min_level_size))
+        if n_levels is not None:
+            self.levels = _level_shapes(shape, 1)[: int(n_levels)]
+        self.grey = bool(grey)
         self.label_reduction = label_reduction
         self.sha256: str | None = None
         self._tmp = partial_path_for(self.path)
@@ -209,9 +230,10 @@ class VolumeWriter:
         compression = hdf5plugin.LZ4()
         self._compression = compression
         group = self._file.create_group("volume")
-        group.create_dataset(
-            "0", shape=shape, dtype=self.dtype, chunks=_chunks(shape, self.chunk), **compression
-        )
+        if self.grey:
+            group.create_dataset(
+                "0", shape=shape, dtype=self.dtype, chunks=_chunks(shape, self.chunk), **compression
+            )
         self._file.create_group("labels")
         for name in label_names:
             self._create_label(name)
@@ -243,6 +265,8 @@ class VolumeWriter:
 
     def write_slab(self, start: int, data: np.ndarray) -> None:
         """Store ``data`` as full-resolution slices ``start:start + len(data)``."""
+        if not self.grey:
+            raise ValueError("write_slab: this is a label-only file (grey=False)")
         data = np.asarray(data)
         start, stop = self._check_slab(start, data, "data")
         self._file["volume/0"][start:stop] = data.astype(self.dtype, copy=False)
@@ -305,16 +329,19 @@ class VolumeWriter:
             return self.sha256
         try:
             missing = np.flatnonzero(~self._written)
-            if missing.size:
+            if self.grey and missing.size:
                 raise ValueError(f"write_slab: {missing.size} z-slices were never written")
+            if not (self.grey or self._labels_written):
+                raise ValueError("label_names: a label-only file needs at least one label volume")
             for name, done in self._labels_written.items():
                 if not done.all():
                     raise ValueError(f"write_label_slab: label {name!r} is incomplete")
             vol = self._file["volume"]
-            self._build_pyramid(vol, _halve_mean, self.dtype)
-            for level in range(len(self.levels)):
-                vol[str(level)].attrs["voxel_size_um"] = self.voxel_size_um * 2**level
-                vol[str(level)].attrs["level"] = level
+            if self.grey:
+                self._build_pyramid(vol, _halve_mean, self.dtype)
+                for level in range(len(self.levels)):
+                    vol[str(level)].attrs["voxel_size_um"] = self.voxel_size_um * 2**level
+                    vol[str(level)].attrs["level"] = level
             vol.attrs["units"] = self.units
             vol.attrs["calibration"] = json.dumps(self.calibration)
             vol.attrs["multiscales"] = json.dumps(self._multiscales())
@@ -386,6 +413,48 @@ def write_volume(
     return writer.sha256
 
 
+def write_labels(
+    path: str | os.PathLike,
+    labels: Mapping[str, np.ndarray],
+    voxel_size_um: float,
+    units: str,
+    **options,
+) -> str:
+    """Write a label-only file (no grey values); return its sha256.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    labels : mapping of name → uint8 ndarray, shape (nz, ny, nx)
+        At least one; all of the same shape.
+    voxel_size_um : float
+        Full-resolution voxel size, µm.
+    units : {"1/cm", "mgHA/cm3"}
+        Units of the grey volume the labels belong to (recorded, not used).
+    **options
+        Passed to :class:`VolumeWriter`: ``n_levels`` (match the grey volume's
+        pyramid), ``label_reduction``, ``calibration``, ``provenance``, ``chunk``, …
+    """
+    labels = {name: np.asarray(lab) for name, lab in labels.items()}
+    if not labels:
+        raise ValueError("labels: expected at least one label volume")
+    shapes = {lab.shape for lab in labels.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 3:
+        raise ValueError(f"labels: expected 3-D volumes of one shape, got {sorted(shapes)}")
+    with VolumeWriter(
+        path,
+        next(iter(shapes)),
+        voxel_size_um,
+        units,
+        label_names=tuple(labels),
+        grey=False,
+        **options,
+    ) as writer:
+        for name, lab in labels.items():
+            writer.write_label_slab(name, 0, lab)
+    return writer.sha256
+
+
 # -- reading -----------------------------------------------------------------
 
 
@@ -398,16 +467,22 @@ def read_metadata(path: str | os.PathLike) -> VolumeMetadata:
             name: [tuple(f[f"labels/{name}/{k}"].shape) for k in sorted(grp.keys(), key=int)]
             for name, grp in f["labels"].items()
         }
+        # A label-only file describes its levels by its first label volume.
+        grey = bool(levels)
+        if not grey:
+            vol = f[f"labels/{next(iter(labels))}"]
+            levels = sorted(vol.keys(), key=int)
         return VolumeMetadata(
             shapes=[tuple(vol[k].shape) for k in levels],
             voxel_size_um=[float(vol[k].attrs["voxel_size_um"]) for k in levels],
-            units=str(vol.attrs["units"]),
+            units=str(f["volume"].attrs["units"]),
             dtype=str(vol["0"].dtype),
-            calibration=json.loads(vol.attrs["calibration"]),
-            provenance=json.loads(vol.attrs["provenance"]),
-            multiscales=json.loads(vol.attrs["multiscales"]),
+            calibration=json.loads(f["volume"].attrs["calibration"]),
+            provenance=json.loads(f["volume"].attrs["provenance"]),
+            multiscales=json.loads(f["volume"].attrs["multiscales"]),
             labels=labels,
             chunks=tuple(vol["0"].chunks),
+            grey=grey,
         )
 
 

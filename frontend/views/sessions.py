@@ -33,7 +33,7 @@ from acquisition.models import (
 )
 from acquisition.views import AcquisitionViewSet
 from recon import jobs as recon_jobs
-from recon.models import Reconstruction, Volume
+from recon.models import GREY_VOLUME_KINDS, Reconstruction, Volume
 from recon.pipeline import ALGORITHMS
 from recon.serializers import ReconstructionSerializer
 from studies.audit import audit_context
@@ -54,12 +54,6 @@ def _session(study: Study, session_id: int) -> ScanSession:
         pk=session_id,
         animal__study=study,
     )
-
-
-def _targets(session: ScanSession) -> list[str]:
-    """States the session may move to next, in the vocabulary's order."""
-    allowed = SESSION_TRANSITIONS.get(session.state, frozenset())
-    return [state for state in SessionState.values if state in allowed]
 
 
 #: Acquisition states in which the page keeps polling the API.
@@ -207,7 +201,7 @@ def _render_session(
 ) -> HttpResponse:
     may = Abilities.of(request.user, study)
     if form is None and may.operate:
-        form = TransitionForm(session=session, targets=_targets(session))
+        form = TransitionForm(session=session, targets=session.manual_targets())
     series = (
         ScanSession.objects.filter(animal=session.animal, site=session.site)
         .exclude(pk=session.pk)
@@ -224,7 +218,12 @@ def _render_session(
         .select_related("volume", "requested_by")
         .order_by("-created_at", "-id")
     )
-    volumes = session.volumes.select_related("reconstruction").order_by("-created_at", "-id")
+    # Segmentation volumes hold labels only: they appear as overlays in the viewer.
+    volumes = (
+        session.volumes.filter(kind__in=GREY_VOLUME_KINDS)
+        .select_related("reconstruction")
+        .order_by("-created_at", "-id")
+    )
     acquisitions = list(_acquisitions(session))
     return study_page(
         request,
@@ -258,17 +257,21 @@ def session_detail(request: HttpRequest, study_id: int, session_id: int) -> Http
 @login_required
 @require_POST
 def session_transition(request: HttpRequest, study_id: int, session_id: int) -> HttpResponse:
-    """Move a session to the posted state (operators); a re-queue after a failure needs a reason."""
+    """Move a session by hand to the posted state (operators).
+
+    Never into ``queued`` or ``acquiring``: a session enters those only with its
+    acquisition job (the start form, or the acquisition's re-queue with a reason).
+    """
     study = study_for(request, study_id, Role.OPERATOR)
     session = _session(study, session_id)
-    form = TransitionForm(request.POST, session=session, targets=_targets(session))
+    form = TransitionForm(request.POST, session=session, targets=session.manual_targets())
     if not form.is_valid():
         return _render_session(request, study, session, form)
     reason = form.cleaned_data["reason"].strip()
     target = form.cleaned_data["state"]
     try:
         with audit_context(request=request, source="page", reason=reason):
-            session.transition_to(target)
+            session.transition_by_hand(target)
     except InvalidTransition as exc:
         messages.error(request, str(exc))
     else:

@@ -21,8 +21,9 @@ def test_the_page_shows_state_day_and_the_allowed_moves(world, pages):
     assert response.context["session"].study_day == 7
     assert 'id="session-state">Planned</span>' in html
     choices = response.context["transition_form"].fields["state"].choices
-    assert choices == [("queued", "Queue"), ("aborted", "Abort")]  # the vocabulary's order
-    assert 'name="state" value="queued"' in html
+    # Queueing is the start form's (with the dose budget), never a hand move.
+    assert choices == [("aborted", "Abort")]
+    assert 'name="state" value="queued"' not in html
 
 
 def test_a_viewer_sees_no_state_buttons(world, pages):
@@ -33,14 +34,23 @@ def test_a_viewer_sees_no_state_buttons(world, pages):
     )
 
 
-def test_an_operator_queues_a_session_and_the_reason_is_audited(world, pages):
-    response = pages("operator").post(transition(world), {"state": "queued", "reason": "slot 3"})
+def test_an_operator_aborts_a_session_and_the_reason_is_audited(world, pages):
+    response = pages("operator").post(transition(world), {"state": "aborted", "reason": "sick"})
     assert response.status_code == 302
     world.session.refresh_from_db()
-    assert world.session.state == "queued"
+    assert world.session.state == "aborted"
     event = m.AuditEvent.objects.get(model="studies.scansession", action="update")
-    assert (event.source, event.reason, event.username) == ("page", "slot 3", "operator")
-    assert event.changes["state"] == ["planned", "queued"]
+    assert (event.source, event.reason, event.username) == ("page", "sick", "operator")
+    assert event.changes["state"] == ["planned", "aborted"]
+
+
+def test_a_session_is_never_queued_by_hand(world, pages):
+    response = pages("operator").post(transition(world), {"state": "queued", "reason": "slot 3"})
+    assert response.status_code == 200
+    assert "state" in response.context["transition_form"].errors
+    world.session.refresh_from_db()
+    assert world.session.state == "planned"
+    assert not m.AuditEvent.objects.filter(model="studies.scansession", action="update").exists()
 
 
 def test_buttons_name_what_they_do(world, pages):
@@ -62,20 +72,15 @@ def test_a_move_the_state_machine_forbids_is_refused(world, pages):
     assert world.session.state == "planned"
 
 
-def test_requeueing_an_interrupted_scan_needs_a_reason(world, pages):
+def test_an_interrupted_session_offers_no_hand_moves(world, pages):
+    """It is scanned again through its acquisition's re-queue (with a reason), not by hand."""
     for state in ("queued", "acquiring", "interrupted"):
         world.session.transition_to(state)
     form = pages("operator").get(detail(world)).context["transition_form"]
-    assert form.fields["state"].choices == [("queued", "Re-queue")]
-    response = pages("operator").post(transition(world), {"state": "queued"})
-    assert response.context["transition_form"].errors["reason"] == [
-        "Give a reason to re-queue this session."
-    ]
-    world.session.refresh_from_db()
-    assert world.session.state == "interrupted"
+    assert form.fields["state"].choices == []
     pages("operator").post(transition(world), {"state": "queued", "reason": "tube warmed up"})
     world.session.refresh_from_db()
-    assert world.session.state == "queued"
+    assert world.session.state == "interrupted"
 
 
 def test_other_time_points_at_the_same_site_are_linked(world, pages):

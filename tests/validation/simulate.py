@@ -22,6 +22,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from scipy import ndimage
 
 from acquisition.drivers.base import AcquisitionSettings
 from acquisition.drivers.simulated import SimulatedXrayMicroscope
@@ -36,6 +37,7 @@ __all__ = [
     "VOXEL_UM",
     "fit_calibration",
     "inscribed_box",
+    "inset_region",
     "reconstruct_calibrated",
     "simulate_scan",
 ]
@@ -216,3 +218,28 @@ def inscribed_box(voi: np.ndarray) -> tuple[slice, slice, slice]:
     if half < 4:
         raise ValueError("voi holds no centred square of at least 8 × 8 voxels in every slice")
     return slice(None), slice(cy - half, cy + half), slice(cx - half, cx + half)
+
+
+def inset_region(voi: np.ndarray, inset_vox: int = 3) -> np.ndarray:
+    """A trabecular VOI drawn ``inset_vox`` voxels inside its endocortical outline.
+
+    Labs contour the trabecular VOI a few voxels off the endocortical surface so that
+    the cortex's partial volume stays out of it (Bouxsein et al., JBMR 2010;25:1468).
+    On these scans (blur σ ≈ 0.9 voxel) the cortex's blurred edge, above the bone
+    threshold, adds ≈ 13 % to the day-0 trabecular bone volume of the full VOI.
+
+    Parameters
+    ----------
+    voi : (nz, ny, nx) ndarray of bool
+        The phantom's trabecular VOI (marrow compartment).
+    inset_vox : int
+        In-plane inset (voxels); every slice is kept.
+
+    Returns
+    -------
+    (nz, ny, nx) ndarray of bool
+        The inset VOI.
+    """
+    return ndimage.binary_erosion(
+        np.asarray(voi, dtype=bool), structure=np.ones((1, 3, 3), bool), iterations=inset_vox
+    )

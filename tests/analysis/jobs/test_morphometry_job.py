@@ -36,7 +36,7 @@ def test_plates_give_their_bv_tv_thickness_and_spacing(world):
     assert result.study_day == 7
     assert result.parameters["regions"]["compartments"] == "none"
     job.refresh_from_db()
-    assert job.progress == 1.0 and set(job.timings) == {"read_s", "measure_s"}
+    assert job.progress == 1.0 and set(job.timings) == {"read_s", "measure_s", "write_s"}
     world.session.refresh_from_db()
     assert world.session.state == SessionState.ANALYSED
 
@@ -130,6 +130,29 @@ def test_fixed_threshold_on_an_uncalibrated_volume_fails_with_the_reason(world):
     )
     assert jobs.run_analysis(otsu.pk) == JobState.DONE
     assert otsu.morphometry.threshold_method == "otsu" and otsu.morphometry.tmd_mgha_cm3 is None
+
+
+@pytest.mark.django_db
+def test_a_calibrated_volume_is_segmented_at_the_bone_threshold_unless_asked(world):
+    """Without a threshold a calibrated volume gets 500 mgHA/cm³; an explicit null, Otsu."""
+    volume = land_volume(world.session, plates())
+    default = jobs.start_analysis(
+        volume, "morphometry", parameters={"segmentation": {"sigma_vox": 0.5}}
+    )
+    assert default.parameters["segmentation"] == {
+        "sigma_vox": 0.5, "truncate": 3.0, "threshold_mgha_cm3": 500.0,
+    }  # fmt: skip
+    asked = jobs.start_analysis(
+        volume, "morphometry", parameters={"segmentation": {"threshold_mgha_cm3": None}}
+    )
+    assert asked.parameters["segmentation"]["threshold_mgha_cm3"] is None
+    uncalibrated = land_volume(world.session, plates() / 1000.0, units="1/cm", name="raw")
+    assert (
+        jobs.start_analysis(uncalibrated, "morphometry").parameters["segmentation"][
+            "threshold_mgha_cm3"
+        ]
+        is None
+    )
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ def test_defaults_are_filled_in_for_every_section():
     assert params["remodelling"]["threshold"] is None  # the baseline's segmentation threshold
     assert params["segmentation"] == {"sigma_vox": 1.0, "truncate": 3.0, "threshold_mgha_cm3": None}
     assert params["regions"] == {
-        "compartments": "auto", "slab": None, "close_radius_vox": 3, "open_radius_vox": 3,
+        "compartments": "auto", "slab": None, "close_radius_vox": 3, "marrow_close_radius_vox": None,
     }  # fmt: skip
     assert params["registration"]["metric"] == "mattes"
 

@@ -22,7 +22,13 @@ INTERVAL_DAYS = 10
 PARAMETERS = {
     "segmentation": {"threshold_mgha_cm3": 500.0},
     "regions": {"compartments": "none"},
-    "remodelling": {"threshold": 500.0, "sigma_vox": 0.8, "density_change": 225.0},
+    # Mature-density plates: the single-threshold classification (no formation threshold).
+    "remodelling": {
+        "threshold": 500.0,
+        "formation_threshold": None,
+        "sigma_vox": 0.8,
+        "density_change": 225.0,
+    },  # fmt: skip
 }
 
 

@@ -57,6 +57,7 @@ def test_landed_volume_is_measured_on_the_worker_and_listed(world, celery_worker
         .json()["results"]
     )
     assert [r["job"] for r in listed] == [job.pk]
-    # Default settings (Gaussian σ = 1 voxel, Otsu) on 4-voxel plates every 10 voxels.
+    # Default settings (Gaussian σ = 1 voxel, the calibrated volume's fixed 500 mgHA/cm³)
+    # on 4-voxel plates every 10 voxels.
     assert listed[0]["bv_tv"] == pytest.approx(0.4, rel=0.05)
-    assert listed[0]["threshold_method"] == "otsu"
+    assert (listed[0]["threshold_method"], listed[0]["threshold"]) == ("fixed", 500.0)

@@ -89,19 +89,36 @@ def test_inverse_undoes_the_transform():
     np.testing.assert_allclose(transform.matrix @ transform.inverse().matrix, np.eye(4), atol=1e-12)
 
 
-def test_resample_with_identity_returns_the_volume(baseline):
-    out = resample_onto(baseline, RigidTransform(), baseline.shape, VOXEL_UM, order=1)
-    np.testing.assert_allclose(out, baseline, atol=1e-3)
+@pytest.mark.parametrize("order", [1, 3])
+def test_resample_with_identity_returns_the_volume(baseline, order):
+    out = resample_onto(baseline, RigidTransform(), baseline.shape, VOXEL_UM, order=order)
+    np.testing.assert_allclose(out, baseline, atol=1e-2)
 
 
-def test_resample_translates_by_whole_voxels():
+@pytest.mark.parametrize("order", [1, 3])
+def test_resample_translates_by_whole_voxels(order):
     volume = np.zeros((8, 8, 8), dtype=np.float32)
     volume[4, 4, 4] = 1.0
     shift = RigidTransform(translation_um=(VOXEL_UM, 0.0, 0.0))
-    out = resample_onto(volume, shift, volume.shape, VOXEL_UM, order=1)
+    out = resample_onto(volume, shift, volume.shape, VOXEL_UM, order=order)
     # The baseline voxel at x reads the follow-up at x + 1 voxel.
-    assert out[4, 4, 3] == pytest.approx(1.0)
-    assert out.sum() == pytest.approx(1.0)
+    assert out[4, 4, 3] == pytest.approx(1.0, abs=1e-5)
+    assert out.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_bspline_resampling_at_half_a_voxel_smooths_less_than_trilinear():
+    # A one-voxel layer (1000) shifted by half a voxel: trilinear interpolation averages
+    # it with its empty neighbours to a 500 peak; the cubic B-spline keeps 600.
+    volume = np.zeros((16, 16, 16), dtype=np.float32)
+    volume[:, :, 8] = 1000.0
+    shift = RigidTransform(translation_um=(0.5 * VOXEL_UM, 0.0, 0.0))
+    linear = resample_onto(volume, shift, volume.shape, VOXEL_UM, order=1)
+    spline = resample_onto(volume, shift, volume.shape, VOXEL_UM, order=3)
+    assert linear[8, 8].max() == pytest.approx(500.0, abs=1e-3)
+    assert spline[8, 8].max() == pytest.approx(600.5, abs=1.0)  # cardinal cubic spline at ½
+    # Both keep the layer's mass.
+    assert linear[8, 8].sum() == pytest.approx(1000.0, rel=1e-4)
+    assert spline[8, 8].sum() == pytest.approx(1000.0, rel=1e-2)
 
 
 def test_nearest_resampling_keeps_label_values():
@@ -154,4 +171,4 @@ def test_parameters_reject_a_bad_thread_count():
 
 def test_resample_rejects_an_unknown_order(baseline):
     with pytest.raises(ValueError, match="order"):
-        resample_onto(baseline, RigidTransform(), baseline.shape, VOXEL_UM, order=3)
+        resample_onto(baseline, RigidTransform(), baseline.shape, VOXEL_UM, order=2)

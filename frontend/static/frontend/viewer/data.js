@@ -77,8 +77,24 @@ export function planeDims(axis) {
 export class VolumeSource {
   constructor(id, dataPattern, format = "u16") {
     this.id = id;
+    this.dataPattern = dataPattern;
     this.base = dataPattern.replace("{id}", id);
     this.format = format;
+    this.labelBases = {}; // label name → data URL of the volume holding it (else this one)
+  }
+
+  /**
+   * Offer label volume `name` kept in another (label-only) volume `volumeId` on this
+   * volume's grid, e.g. the segmentation of a morphometry: its slices are read through
+   * that volume's own endpoints.
+   */
+  addLabels(name, volumeId, classes) {
+    this.meta.labels[name] = { shapes: this.shapes, classes, volume: volumeId };
+    this.labelBases[name] = this.dataPattern.replace("{id}", volumeId);
+  }
+
+  labelBase(name) {
+    return this.labelBases[name] || this.base;
   }
 
   async load() {
@@ -140,7 +156,7 @@ export class VolumeSource {
 
   /** A label slice, or with `size` the label tile at (r0, c0) of the tile grid. */
   label(name, axis, index, level, r0 = 0, c0 = 0, size = 0) {
-    let url = `${this.base}labels/${encodeURIComponent(name)}?axis=${AXIS_NAMES[axis]}&index=${index}&level=${level}`;
+    let url = `${this.labelBase(name)}labels/${encodeURIComponent(name)}?axis=${AXIS_NAMES[axis]}&index=${index}&level=${level}`;
     if (size) {
       const [rows, cols] = this.plane(axis, level);
       url += `&r0=${r0}&r1=${Math.min(rows, r0 + size)}&c0=${c0}&c1=${Math.min(cols, c0 + size)}`;
@@ -151,7 +167,8 @@ export class VolumeSource {
   }
 
   preview(max, label) {
-    const url = `${this.base}preview?max=${max}&fmt=u8${label ? `&label=${encodeURIComponent(label)}` : ""}`;
+    const base = label ? this.labelBase(label) : this.base;
+    const url = `${base}preview?max=${max}&fmt=u8${label ? `&label=${encodeURIComponent(label)}` : ""}`;
     return cache.get(url, () => fetchRaw(url, false).then((s) => Object.assign(s, { key: url })));
   }
 

@@ -5,6 +5,7 @@
 import { COLOUR_MAPS, colourMapBytes, hexToRgb, rgbaTable } from "./gl.js";
 import { AXIS_NAMES, VolumeSource, planeDims, sampleAt } from "./data.js";
 import { MipRenderer } from "./mip.js";
+import { QuickSlices } from "./quick_slices.js";
 import { SliceRenderer } from "./slice_renderer.js";
 import { readHash, writeHash } from "./url_state.js";
 import { HistogramWidget, drawProfile, formatNumber } from "./widgets.js";
@@ -15,10 +16,28 @@ const $ = (id) => document.getElementById(id);
 const BASE_MAX_SIDE = 512; // a whole slice is fetched up to this size, tiles beyond
 const TILE = 256;
 const COARSE_MAX_SIDE = 160; // the first, quick slice of a large volume
+const QUICK_WAIT_MS = 250; // WebGL starts after the first PNG slices, or after this
 const PREVIEW_SIDE = 128;
 const BACKGROUND = [0.055, 0.063, 0.078];
-const CLASS_COLOURS = { quiescent: "#d9d9d9", formed: "#ff9f1c", resorbed: "#a855f7" };
-const CLASS_OPACITY = { quiescent: 0.25, formed: 0.75, resorbed: 0.75 };
+const CLASS_COLOURS = {
+  quiescent: "#d9d9d9",
+  formed: "#ff9f1c",
+  resorbed: "#a855f7",
+  // A morphometry's segmentation (analysis.measurement.StaticFigures.LABEL_NAMES).
+  "trabecular bone": "#ffd166",
+  "cortical bone": "#ef476f",
+  marrow: "#118ab2",
+  "other bone": "#8d99ae",
+};
+const CLASS_OPACITY = {
+  quiescent: 0.25,
+  formed: 0.75,
+  resorbed: 0.75,
+  "trabecular bone": 0.6,
+  "cortical bone": 0.6,
+  marrow: 0.35,
+  "other bone": 0.5,
+};
 const SPARE_COLOURS = ["#00c2ff", "#ff4d6d", "#7cff6b", "#ffd23f", "#c77dff", "#ff8fab"];
 
 const VIEWS = [
@@ -35,17 +54,25 @@ function status(text, isError = false) {
 
 const glCanvas = $("viewer-gl");
 const overlay = $("viewer-overlay");
-const gl = glCanvas.getContext("webgl2", { preserveDrawingBuffer: true, antialias: false });
+const quickCanvas = $("viewer-quick");
+// Made once the first PNG slices are on screen: in software WebGL (SwiftShader) the
+// context and the shaders take a few hundred milliseconds, during which the page paints
+// nothing; made first, they would hold back the PNGs too (measured: bench.viewer_slices).
+let gl = null;
 
-if (!gl) {
-  $("viewer-nogl").hidden = false;
-  $("viewer-stage").classList.add("unavailable");
-  status("WebGL2 is not available: the viewer cannot draw.", true);
-} else {
-  start().catch((error) => {
-    console.error(error);
-    status(`Could not open the volume: ${error.message}`, true);
-  });
+start().catch((error) => {
+  console.error(error);
+  status(`Could not open the volume: ${error.message}`, true);
+});
+
+function startGl() {
+  gl = glCanvas.getContext("webgl2", { preserveDrawingBuffer: true, antialias: false });
+  if (!gl) {
+    $("viewer-nogl").hidden = false;
+    $("viewer-stage").classList.add("unavailable");
+    status("WebGL2 is not available: the viewer cannot draw.", true);
+  }
+  return gl;
 }
 
 async function start() {
@@ -53,9 +80,15 @@ async function start() {
   status("Loading volume…");
   const A = await new VolumeSource(config.volume, config.urls.data).load();
   const meta = A.meta;
+  // The volume's own labels are shown at first; labels kept elsewhere (the newest
+  // morphometry's segmentation) are offered in the overlay list.
+  const ownLabels = Object.keys(meta.labels);
+  for (const o of config.overlays || []) {
+    if (!meta.labels[o.name]) A.addLabels(o.name, o.volume, o.classes);
+  }
   let sliceRenderer = null; // compiled at the first frame, after its slices are requested
-  const mip = new MipRenderer(gl);
-  const lut = rgbaTable(gl, 3, colourMapBytes());
+  let mip = null; // the WebGL parts, made once the first slices are on screen
+  let lut = null;
   let palette = null;
 
   // ---- state -------------------------------------------------------------------
@@ -65,7 +98,7 @@ async function start() {
     lo: hist.p01,
     hi: hist.p99 > hist.p01 ? hist.p99 : hist.p01 + 1,
     cmap: "grey",
-    overlay: Object.keys(meta.labels)[0] || "",
+    overlay: ownLabels[0] || "",
     classes: {},
     compare: 0,
     swipe: 0.5,
@@ -104,9 +137,10 @@ async function start() {
     dpr = window.devicePixelRatio || 1;
     cssW = Math.max(200, Math.floor(box.width));
     cssH = Math.max(200, Math.floor(box.height));
-    for (const c of [glCanvas, overlay]) {
-      c.width = Math.round(cssW * dpr);
-      c.height = Math.round(cssH * dpr);
+    for (const c of [glCanvas, quickCanvas, overlay]) {
+      // Setting a size clears a canvas, even the same size: the first PNGs must stay.
+      if (c.width !== Math.round(cssW * dpr)) c.width = Math.round(cssW * dpr);
+      if (c.height !== Math.round(cssH * dpr)) c.height = Math.round(cssH * dpr);
       c.style.width = `${cssW}px`;
       c.style.height = `${cssH}px`;
     }
@@ -181,7 +215,8 @@ async function start() {
   }
 
   // ---- loading -------------------------------------------------------------------
-  let firstSlice = false;
+  let firstSlice = false; // a slice is on screen (a PNG or WebGL's)
+  let glFirstSlice = false;
   let sharp = false; // every view shows the level its zoom asks for
   function ready(promise) {
     if (promise.value) return promise.value;
@@ -235,7 +270,7 @@ async function start() {
   // ---- drawing -------------------------------------------------------------------
   let pending = false;
   function requestRender() {
-    if (!pending) {
+    if (gl && !pending) {
       pending = true;
       requestAnimationFrame(render);
     }
@@ -284,15 +319,20 @@ async function start() {
         view.shown[source.id] = got;
         const labels = [got.label, ...got.tileLabels.map((t) => t || got.label)];
         sliceRenderer.draw(geometry, source, [got.base, ...got.tiles], labels, current);
-        if (!firstSlice && source === A) {
-          firstSlice = true;
-          performance.mark("nanoscope:first-slice");
+        if (!glFirstSlice && source === A) {
+          glFirstSlice = true;
+          markFirstSlice();
+          performance.mark("nanoscope:gl-first-slice");
           // The 3-D preview waits for the first slices, which matter more.
           setTimeout(() => loadPreview().catch((error) => status(`3-D preview: ${error.message}`, true)));
         }
       }
     }
-    if (firstSlice && !sharp && s.views.every((v) => v.shown[A.id] && v.shown[A.id].base.level === v.shown[A.id].lb)) {
+    if (!quick.done && s.views.every((v) => v.shown[A.id] || !A.contains(v.axis, s.p[v.axis]))) {
+      quick.hide(); // WebGL shows every view now
+      performance.mark("nanoscope:handover");
+    }
+    if (glFirstSlice && !sharp && s.views.every((v) => v.shown[A.id] && v.shown[A.id].base.level === v.shown[A.id].lb)) {
       sharp = true;
       performance.mark("nanoscope:slices-complete");
     }
@@ -560,6 +600,7 @@ async function start() {
 
   let paletteVersion = 0;
   function updatePalette() {
+    if (!gl) return; // made once the context exists
     paletteVersion += 1;
     const bytes = new Uint8Array(256 * 4);
     for (const [value, c] of Object.entries(s.classes)) {
@@ -626,7 +667,7 @@ async function start() {
 
   async function loadPreviewLabels() {
     const name = s.overlay;
-    if (!name || !meta.labels[name] || mip.labelKey === name) return;
+    if (!mip || !name || !meta.labels[name] || mip.labelKey === name) return;
     const labels = await A.preview(PREVIEW_SIDE, name);
     if (s.overlay === name) {
       mip.setLabels(labels, name);
@@ -854,14 +895,68 @@ async function start() {
     hashTimer = setTimeout(() => history.replaceState(null, "", writeHash(s)), 250);
   }
 
+  // ---- the first slices, before WebGL ----------------------------------------------------
+  function markFirstSlice() {
+    if (!firstSlice) {
+      firstSlice = true;
+      performance.mark("nanoscope:first-slice");
+    }
+  }
+
+  /** Each view's first slice as WebGL will first draw it: level, index and window. */
+  function quickPlans() {
+    // Without a window of its own the server applies the same default (0.5–99.5 %), and
+    // the URL is the one the page preloads.
+    const windowed = saved.window ? `&lo=${s.lo}&hi=${s.hi}` : "";
+    return s.views
+      .filter((view) => A.contains(view.axis, s.p[view.axis]))
+      .map((view) => {
+        const axis = view.axis;
+        const level = coarseLevel(A, axis, baseLevel(A, axis, wantedLevel(A, view)));
+        const [dr, dc] = planeDims(axis);
+        const [h0, h1] = A.edges(dc, level);
+        const [v0, v1] = A.edges(dr, level);
+        return {
+          url: A.sliceUrl(axis, A.index(axis, s.p[axis], level), level, "png") + windowed,
+          rect: view.rect,
+          centre: view.centre,
+          zoom: view.zoom,
+          flip: view.flip,
+          world: [h0, v0, h1, v1],
+        };
+      });
+  }
+
+  const quick = new QuickSlices(quickCanvas, BACKGROUND);
+  function showQuickSlices() {
+    const plans = quickPlans();
+    let drawn = 0;
+    const shown = quick.show(plans, COLOUR_MAPS.indexOf(s.cmap), dpr, () => {
+      markFirstSlice();
+      drawn += 1;
+      if (drawn === plans.length) performance.mark("nanoscope:quick-slices");
+    });
+    // WebGL starts when they are drawn, or after QUICK_WAIT_MS if the server is slow.
+    return Promise.race([shown, new Promise((resolve) => setTimeout(resolve, QUICK_WAIT_MS))]);
+  }
+
   // ---- go -----------------------------------------------------------------------------
   buildOverlayPanel();
-  updatePalette();
   buildTimePoints();
   setTool("navigate");
+  layout();
+  await showQuickSlices();
+  // Let the browser put the PNGs on screen before WebGL's start-up holds the page.
+  await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve)));
+  setWindow(s.lo, s.hi); // after the slices: the histogram's canvas is slow to start
+  // WebGL's own first slices download while its context starts and its shaders compile.
+  for (const view of s.views) gather(view, A);
+  if (!startGl()) return; // the PNG slices stay on screen beside the message
+  mip = new MipRenderer(gl);
+  lut = rgbaTable(gl, 3, colourMapBytes());
+  updatePalette();
   new ResizeObserver(layout).observe($("viewer-stage"));
   layout();
-  setWindow(s.lo, s.hi);
   status("");
   if (saved.compare && others.some((o) => o.id === saved.compare)) setCompare(saved.compare);
 
