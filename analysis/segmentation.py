@@ -64,6 +64,7 @@ from skimage.filters import threshold_otsu
 from .morphometry.edt import squared_edt
 
 __all__ = [
+    "BONE_THRESHOLD_MGHA_CM3",
     "FUSED_MARGIN",
     "SCALE",
     "SECTORS",
@@ -89,10 +90,11 @@ WINDOW_SECTORS = 8
 """Half-width (sectors, ±45°) of the window over which the local thickness is taken."""
 
 WINDOW_BLOCKS = 2
+"""Half-height (blocks of ``ceil(T)`` planes) of that window."""
+
 FUSED_MARGIN = 0.25
 """Depth beyond the local cortical thickness, as a fraction of it (at least one
 voxel), from which bone of the cortical ring is taken for trabeculae fused to it."""
-"""Half-height (blocks of ``ceil(T)`` planes) of that window."""
 
 
 BONE_THRESHOLD_MGHA_CM3 = 500.0
