@@ -354,22 +354,10 @@ def _write_segmentation(job: AnalysisJob, figures) -> tuple[Path, str]:
 
 def _store_morphometry(job: AnalysisJob, figures, relative: Path, sha256: str, clock) -> None:
     volume = job.volume
-    path = absolute(relative)
-    meta = read_metadata(path)
     truth_path = _truth_relative(volume)
     truth = truth_figures(truth_path)
     with transaction.atomic():
-        labels = Volume.objects.create(
-            session=volume.session,
-            kind=VolumeKind.SEGMENTATION,
-            relative_path=str(relative),
-            sha256=sha256,
-            size_bytes=path.stat().st_size,
-            shape=list(meta.shapes[0]),
-            voxel_size_um=meta.voxel_size_um[0],
-            units=meta.units,
-            n_levels=len(meta.shapes),
-        )
+        labels = Volume.record_file(volume.session, relative, sha256, VolumeKind.SEGMENTATION)
         MorphometryResult.objects.create(
             job=job,
             volume=volume,
@@ -465,8 +453,6 @@ def _run_remodelling(job: AnalysisJob) -> None:
 
 def _store_remodelling(job, relative, sha256, figures, days, truth, truth_path, clock) -> None:
     baseline, followup = job.baseline_volume, job.volume
-    path = absolute(relative)
-    meta = read_metadata(path)
     registration = figures.registration
     result = figures.remodelling
     common = {
@@ -475,17 +461,7 @@ def _store_remodelling(job, relative, sha256, figures, days, truth, truth_path, 
         "study_day": followup.session.study_day,
     }
     with transaction.atomic():
-        labels = Volume.objects.create(
-            session=followup.session,
-            kind=VolumeKind.REMODELLING,
-            relative_path=str(relative),
-            sha256=sha256,
-            size_bytes=path.stat().st_size,
-            shape=list(meta.shapes[0]),
-            voxel_size_um=meta.voxel_size_um[0],
-            units=meta.units,
-            n_levels=len(meta.shapes),
-        )
+        labels = Volume.record_file(followup.session, relative, sha256, VolumeKind.REMODELLING)
         reg = RegistrationResult.objects.create(
             job=job,
             baseline_volume=baseline,

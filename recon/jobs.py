@@ -31,7 +31,6 @@ from studies.vocabulary import JobState, SessionState
 from . import pipeline
 from .engine.backends import get_backend
 from .models import Reconstruction, ReconstructionDefaults, ReconstructionSlab, SlabState, Volume
-from .volume_store import read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -204,19 +203,8 @@ def _run_whole(rec: Reconstruction) -> None:
 
 def _land_volume(rec: Reconstruction, relative: Path, sha256: str, **fields) -> Volume:
     """Record the finished volume file, finish the job and advance the session."""
-    path = absolute(relative)
-    meta = read_metadata(path)
     with transaction.atomic():
-        volume = Volume.objects.create(
-            session=rec.scan.session,
-            relative_path=str(relative),
-            sha256=sha256,
-            size_bytes=path.stat().st_size,
-            shape=list(meta.shapes[0]),
-            voxel_size_um=meta.voxel_size_um[0],
-            units=meta.units,
-            n_levels=len(meta.shapes),
-        )
+        volume = Volume.record_file(rec.scan.session, relative, sha256)
         rec.mark_done("volume written", volume=volume, **fields)
         session = type(rec.scan.session).objects.select_for_update().get(pk=rec.scan.session_id)
         if session.state == SessionState.ACQUIRED:

@@ -7,10 +7,12 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from acquisition.models import Scan, ScanProtocol
+from studies.datafiles import absolute
 from studies.jobs import TrackedJob
 from studies.models import ScanSession, StudyScopedQuerySet
 
 from .pipeline import ReconstructionParameters
+from .volume_store import read_metadata
 
 
 def validate_parameters(value: dict) -> None:
@@ -61,6 +63,29 @@ class Volume(models.Model):
     @property
     def study(self):
         return self.session.animal.study
+
+    @classmethod
+    def record_file(
+        cls, session: ScanSession, relative_path, sha256: str, kind: str = "reconstruction"
+    ) -> Volume:
+        """Record a volume file already written under the data root.
+
+        Shape, levels, voxel size and units come from the file's metadata, its size from
+        the file system; ``sha256`` is the one computed while writing it.
+        """
+        path = absolute(relative_path)
+        meta = read_metadata(path)
+        return cls.objects.create(
+            session=session,
+            kind=kind,
+            relative_path=str(relative_path),
+            sha256=sha256,
+            size_bytes=path.stat().st_size,
+            shape=list(meta.shapes[0]),
+            voxel_size_um=meta.voxel_size_um[0],
+            units=meta.units,
+            n_levels=len(meta.shapes),
+        )
 
 
 class Reconstruction(TrackedJob):

@@ -16,6 +16,7 @@ from analysis.measurement import normalise_parameters
 from recon.models import Volume, VolumeKind
 from studies.vocabulary import JobState
 from tests.viewer.conftest import make_volume
+from tests.viewer.page_probes import ALL_VIEWS_DRAWN, PIXEL, voxel_centre
 
 SHAPE = (24, 20, 16)  # z, y, x
 # Otsu's threshold between the two values; the whole volume is the trabecular VOI.
@@ -108,29 +109,6 @@ def test_segmentation_volumes_are_not_listed_as_volumes_of_the_session(world):
 
 
 # -- in the browser -------------------------------------------------------------------
-
-# RGBA of the WebGL canvas at CSS pixel (x, y), read through a 2-D canvas.
-PIXEL = """([x, y]) => {
-  const gl = document.getElementById('viewer-gl');
-  const dpr = gl.width / gl.getBoundingClientRect().width;
-  const c = document.createElement('canvas');
-  c.width = gl.width; c.height = gl.height;
-  const ctx = c.getContext('2d');
-  ctx.drawImage(gl, 0, 0);
-  return Array.from(ctx.getImageData(Math.floor(x * dpr), Math.floor(y * dpr), 1, 1).data);
-}"""
-
-ALL_VIEWS_DRAWN = """() => window.nanoscope && window.nanoscope.state.views.every((v) => {
-  const n = window.nanoscope;
-  const got = v.shown[n.source.id];
-  return got && got.base.index === n.source.index(v.axis, n.state.p[v.axis], got.base.level)
-    && (!n.state.overlay || got.label);
-}) && document.getElementById('viewer-status').textContent === ''"""
-
-
-def voxel_centre(k: int, j: int, i: int, shape=SHAPE, voxel_um=5.0) -> list[float]:
-    """World position (µm, [z, y, x]) of voxel (k, j, i), centre of the volume at 0."""
-    return [(n - (s - 1) / 2) * voxel_um for n, s in zip((k, j, i), shape, strict=True)]
 
 
 @pytest.mark.browser

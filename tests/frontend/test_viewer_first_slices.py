@@ -12,20 +12,10 @@ from django.urls import reverse
 
 from frontend.viewer_page import first_slice_urls
 from tests.viewer.conftest import make_volume, ramp
+from tests.viewer.page_probes import CANVAS_PIXEL, voxel_centre
 
 SHAPE = (24, 20, 16)  # z, y, x
 
-# RGBA at CSS pixel (x, y) of canvas `id` (sized like the WebGL canvas, maybe hidden).
-PIXEL = """([id, x, y]) => {
-  const canvas = document.getElementById(id);
-  const gl = document.getElementById('viewer-gl');
-  const dpr = gl.width / gl.getBoundingClientRect().width;
-  const c = document.createElement('canvas');
-  c.width = canvas.width; c.height = canvas.height;
-  const ctx = c.getContext('2d');
-  ctx.drawImage(canvas, 0, 0);
-  return Array.from(ctx.getImageData(Math.floor(x * dpr), Math.floor(y * dpr), 1, 1).data);
-}"""
 
 # Distinct red values in the top-left quarter (the axial view) of canvas `id`.
 AXIAL_LEVELS = """(id) => {
@@ -38,11 +28,6 @@ AXIAL_LEVELS = """(id) => {
 
 HANDED_OVER = """() => window.nanoscope && document.getElementById('viewer-quick').hidden
   && window.nanoscope.state.views.every((v) => v.shown[window.nanoscope.source.id])"""
-
-
-def voxel_centre(k: int, j: int, i: int, shape=SHAPE, voxel_um=5.0) -> list[float]:
-    """World position (µm, [z, y, x]) of voxel (k, j, i), centre of the volume at 0."""
-    return [(n - (s - 1) / 2) * voxel_um for n, s in zip((k, j, i), shape, strict=True)]
 
 
 @pytest.mark.django_db
@@ -115,8 +100,8 @@ def test_webgl_takes_over_from_the_png_slices_with_the_same_picture(world, open_
         x, y = page.evaluate(
             "([n, p]) => window.nanoscope.toScreen(n, p)", [name, voxel_centre(*voxel)]
         )
-        png = page.evaluate(PIXEL, ["viewer-quick", x, y])
-        webgl = page.evaluate(PIXEL, ["viewer-gl", x, y])
+        png = page.evaluate(CANVAS_PIXEL, ["viewer-quick", x, y])
+        webgl = page.evaluate(CANVAS_PIXEL, ["viewer-gl", x, y])
         assert png[3] == 255 and max(abs(a - b) for a, b in zip(png, webgl, strict=True)) <= 2, (
             name,
             png,

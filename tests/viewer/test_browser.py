@@ -17,43 +17,9 @@ from django.urls import reverse
 
 from studies import models as m
 from tests.viewer.conftest import CALIBRATION, make_volume, ramp
+from tests.viewer.page_probes import ALL_VIEWS_DRAWN, PIXEL, REGION_STATS, voxel_centre
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-# RGBA of the WebGL canvas at CSS pixel (x, y), read through a 2-D canvas.
-PIXEL = """([x, y]) => {
-  const gl = document.getElementById('viewer-gl');
-  const dpr = gl.width / gl.getBoundingClientRect().width;
-  const c = document.createElement('canvas');
-  c.width = gl.width; c.height = gl.height;
-  const ctx = c.getContext('2d');
-  ctx.drawImage(gl, 0, 0);
-  return Array.from(ctx.getImageData(Math.floor(x * dpr), Math.floor(y * dpr), 1, 1).data);
-}"""
-
-# Number of distinct grey levels and the spread within a CSS rectangle of the canvas.
-REGION_STATS = """([x, y, w, h]) => {
-  const gl = document.getElementById('viewer-gl');
-  const c = document.createElement('canvas');
-  c.width = gl.width; c.height = gl.height;
-  const ctx = c.getContext('2d');
-  ctx.drawImage(gl, 0, 0);
-  const dpr = gl.width / gl.getBoundingClientRect().width;
-  const d = ctx.getImageData(x * dpr, y * dpr, w * dpr, h * dpr).data;
-  const seen = new Set();
-  let lo = 255, hi = 0;
-  for (let k = 0; k < d.length; k += 4) { seen.add(d[k]); lo = Math.min(lo, d[k]); hi = Math.max(hi, d[k]); }
-  return {distinct: seen.size, lo, hi};
-}"""
-
-# Every view shows the slice through the cursor (and its label slice where an overlay
-# is chosen).
-ALL_VIEWS_DRAWN = """() => window.nanoscope && window.nanoscope.state.views.every((v) => {
-  const n = window.nanoscope;
-  const got = v.shown[n.source.id];
-  return got && got.base.index === n.source.index(v.axis, n.state.p[v.axis], got.base.level)
-    && (!n.state.overlay || got.label);
-}) && document.getElementById('viewer-status').textContent === ''"""
 
 
 @pytest.fixture
@@ -87,11 +53,6 @@ def open_viewer(world, chromium, live_server):
 def stage_origin(page) -> tuple[float, float]:
     box = page.locator("#viewer-gl").bounding_box()
     return box["x"], box["y"]
-
-
-def voxel_centre(k: int, j: int, i: int, shape=(24, 20, 16), voxel_um=5.0) -> list[float]:
-    """World position (µm, [z, y, x]) of voxel (k, j, i), centre of the volume at 0."""
-    return [(n - (s - 1) / 2) * voxel_um for n, s in zip((k, j, i), shape, strict=True)]
 
 
 def test_slices_are_drawn_and_the_value_under_the_cursor_is_the_volumes(volume, open_viewer):

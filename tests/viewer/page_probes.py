@@ -1,0 +1,59 @@
+"""What the browser tests read back from the viewer page (JavaScript run by Playwright).
+
+Shared by the viewer's browser tests (``tests/viewer``, ``tests/frontend``).
+"""
+
+from __future__ import annotations
+
+# RGBA of the WebGL canvas at CSS pixel (x, y), read through a 2-D canvas.
+PIXEL = """([x, y]) => {
+  const gl = document.getElementById('viewer-gl');
+  const dpr = gl.width / gl.getBoundingClientRect().width;
+  const c = document.createElement('canvas');
+  c.width = gl.width; c.height = gl.height;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(gl, 0, 0);
+  return Array.from(ctx.getImageData(Math.floor(x * dpr), Math.floor(y * dpr), 1, 1).data);
+}"""
+
+# RGBA at CSS pixel (x, y) of the canvas with id `id` (the PNG canvas or the WebGL one),
+# in the WebGL canvas's device pixels.
+CANVAS_PIXEL = """([id, x, y]) => {
+  const canvas = document.getElementById(id);
+  const gl = document.getElementById('viewer-gl');
+  const dpr = gl.width / gl.getBoundingClientRect().width;
+  const c = document.createElement('canvas');
+  c.width = canvas.width; c.height = canvas.height;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(canvas, 0, 0);
+  return Array.from(ctx.getImageData(Math.floor(x * dpr), Math.floor(y * dpr), 1, 1).data);
+}"""
+
+# Number of distinct grey levels and the spread within a CSS rectangle of the canvas.
+REGION_STATS = """([x, y, w, h]) => {
+  const gl = document.getElementById('viewer-gl');
+  const c = document.createElement('canvas');
+  c.width = gl.width; c.height = gl.height;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(gl, 0, 0);
+  const dpr = gl.width / gl.getBoundingClientRect().width;
+  const d = ctx.getImageData(x * dpr, y * dpr, w * dpr, h * dpr).data;
+  const seen = new Set();
+  let lo = 255, hi = 0;
+  for (let k = 0; k < d.length; k += 4) { seen.add(d[k]); lo = Math.min(lo, d[k]); hi = Math.max(hi, d[k]); }
+  return {distinct: seen.size, lo, hi};
+}"""
+
+# Every view shows the slice through the cursor (and its label slice where an overlay
+# is chosen).
+ALL_VIEWS_DRAWN = """() => window.nanoscope && window.nanoscope.state.views.every((v) => {
+  const n = window.nanoscope;
+  const got = v.shown[n.source.id];
+  return got && got.base.index === n.source.index(v.axis, n.state.p[v.axis], got.base.level)
+    && (!n.state.overlay || got.label);
+}) && document.getElementById('viewer-status').textContent === ''"""
+
+
+def voxel_centre(k: int, j: int, i: int, shape=(24, 20, 16), voxel_um=5.0) -> list[float]:
+    """World position (µm, [z, y, x]) of voxel (k, j, i), centre of the volume at 0."""
+    return [(n - (s - 1) / 2) * voxel_um for n, s in zip((k, j, i), shape, strict=True)]
