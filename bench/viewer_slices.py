@@ -6,7 +6,7 @@ root, records them in a temporary SQLite database, and then
 
 1. requests full-resolution slices through Django's whole request path (``Client``,
    session authentication, the access rule, ETag, encoding) — random positions along
-   each axis, each position once (no HTTP cache) — and prints p50/p95 per slice size,
+   each axis, each position once (no HTTP cache) — and prints p50/p95 (and the first and slowest request) per slice size,
    axis and format (``f32``, ``u16``, ``png``) with bytes per slice; then scrolling
    (consecutive z-slices, as a mouse wheel does);
 2. times the PNG encoders on one slice: the endpoint's own zlib writer at levels 1 and
@@ -176,7 +176,10 @@ def bench_endpoint(user, volumes: dict, repeats: int) -> None:
     client.force_login(user)
     rng = np.random.default_rng(1)
     print("\nslice endpoint, level 0, through Django (ms; each position requested once)")
-    print(f"{'volume':>8} {'axis':>4} {'fmt':>4} {'p50':>7} {'p95':>7} {'KiB/slice':>10}")
+    print(
+        f"{'volume':>8} {'axis':>4} {'fmt':>4} {'p50':>7} {'p95':>7} {'first':>7} {'max':>7}"
+        f" {'KiB/slice':>10}"
+    )
     for n, volume in volumes.items():
         url = reverse("viewer:slice", args=[volume.pk])
         for axis in ("z", "y", "x"):
@@ -190,7 +193,7 @@ def bench_endpoint(user, volumes: dict, repeats: int) -> None:
                     sizes.append(len(response.content))
                 print(
                     f"{n:>7}³ {axis:>4} {fmt:>4} {percentile(times, 50):7.1f} {percentile(times, 95):7.1f}"
-                    f" {statistics.mean(sizes) / 1024:10.0f}"
+                    f" {times[0]:7.1f} {max(times):7.1f} {statistics.mean(sizes) / 1024:10.0f}"
                 )
         times = []
         start = int(rng.integers(0, n - repeats))
