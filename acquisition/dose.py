@@ -182,11 +182,17 @@ class BudgetCheck:
                 f"the {self.budget_mgy:.1f} mGy budget would remain."
             )
         return (
-            f"Refused before any exposure: this scan ({self.planned_mgy:.1f} mGy) would take "
-            f"{animal}'s cumulative dose at {site} to {self.after_mgy:.1f} mGy, past the "
-            f"study's budget of {self.budget_mgy:.1f} mGy ({self.committed_mgy:.1f} mGy "
-            f"already committed, {max(self.remaining_mgy, 0.0):.1f} mGy remaining). An "
-            f"investigator may override this with a written reason."
+            f"Refused before any exposure: {self.overrun(animal, site)} An investigator may "
+            f"override this with a written reason."
+        )
+
+    def overrun(self, animal: str, site: str) -> str:
+        """The sentence saying by how much the scan would pass the budget."""
+        return (
+            f"this scan ({self.planned_mgy:.1f} mGy) would take {animal}'s cumulative dose "
+            f"at {site} to {self.after_mgy:.1f} mGy, past the study's budget of "
+            f"{self.budget_mgy:.1f} mGy ({self.committed_mgy:.1f} mGy already committed, "
+            f"{max(self.remaining_mgy, 0.0):.1f} mGy remaining)."
         )
 
 

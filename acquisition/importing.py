@@ -92,11 +92,8 @@ class ImportOverBudget(ImportRefused):
 
     def __init__(self, check: BudgetCheck, animal: str, site: str):
         super().__init__(
-            f"Not imported: this scan's dose ({check.planned_mgy:.1f} mGy) would take "
-            f"{animal}'s cumulative dose at {site} to {check.after_mgy:.1f} mGy, past the "
-            f"study's budget of {check.budget_mgy:.1f} mGy ({check.committed_mgy:.1f} mGy "
-            f"already committed, {max(check.remaining_mgy, 0.0):.1f} mGy remaining). An "
-            f"investigator may import it with a written override reason."
+            f"Not imported: {check.overrun(animal, site)} An investigator may import it "
+            f"with a written override reason."
         )
         self.check = check
 

@@ -5,9 +5,10 @@ which tests call directly too.  A task claims its job by a conditional UPDATE, s
 re-delivered or duplicated message finds the job claimed or finished and returns; the
 result rows and the job's ``done`` state are written in one transaction, and the files
 an analysis writes (a morphometry's label-only segmentation volume, a remodelling's
-registered follow-up with its labels) appear under their final names only when complete,
-and are removed again when their records cannot be written.  A job whose worker died (no heartbeat for :data:`STALE_AFTER`) may be claimed
-again.
+registered follow-up with its labels) appear under their final names only when complete
+and are removed again when their records cannot be written (:func:`_output_path`,
+:func:`_recorded_or_removed`).  A job whose worker died (no heartbeat for
+:data:`STALE_AFTER`) may be claimed again.
 
 The measuring itself is Django-free (:mod:`analysis.measurement`); this module reads the
 volumes, records what was measured and moves the session along.
@@ -308,8 +309,27 @@ def _run_morphometry(job: AnalysisJob) -> None:
     job.report_progress(0.9, "writing the segmentation labels")
     relative, sha256 = _write_segmentation(job, figures)
     clock.lap("write")
+    _recorded_or_removed(
+        relative, lambda: _store_morphometry(job, figures, relative, sha256, clock)
+    )
+
+
+def _output_path(job: AnalysisJob, volume: Volume, kind: str) -> Path:
+    """``analysis-<job>.<kind>.h5`` beside ``volume``, relative to the data root.
+
+    Volume files are never replaced: a file left there by a worker that died between
+    writing it and recording it is removed first (the job is this worker's now).
+    """
+    relative = Path(volume.relative_path).parent / f"analysis-{job.pk}.{kind}.h5"
+    if not Volume.objects.filter(relative_path=str(relative)).exists():
+        absolute(relative).unlink(missing_ok=True)
+    return relative
+
+
+def _recorded_or_removed(relative: Path, store) -> None:
+    """Run ``store()`` (the records of the file ``relative``); remove the file if it fails."""
     try:
-        _store_morphometry(job, figures, relative, sha256, clock)
+        store()
     except BaseException:
         absolute(relative).unlink(missing_ok=True)  # no file without its record
         raise
@@ -323,10 +343,7 @@ def _write_segmentation(job: AnalysisJob, figures) -> tuple[Path, str]:
     """
     volume = job.volume
     source = read_metadata(absolute(volume.relative_path))
-    relative = Path(volume.relative_path).parent / f"analysis-{job.pk}.segmentation.h5"
-    if not Volume.objects.filter(relative_path=str(relative)).exists():
-        # Left by a worker that died between the file and its record (the job is ours now).
-        absolute(relative).unlink(missing_ok=True)
+    relative = _output_path(job, volume, "segmentation")
     sha256 = write_labels(
         absolute(relative),
         {SEGMENTATION_LABEL: figures.labels},
@@ -419,7 +436,7 @@ def _run_remodelling(job: AnalysisJob) -> None:
     )
     clock.lap("measure")
     job.report_progress(0.9, "writing the remodelling volume")
-    relative = Path(followup.relative_path).parent / f"analysis-{job.pk}.remodelling.h5"
+    relative = _output_path(job, followup, "remodelling")
     registration = figures.registration
     sha256 = write_volume(
         absolute(relative),
@@ -444,11 +461,10 @@ def _run_remodelling(job: AnalysisJob) -> None:
     truth = truth_figures(truth_path)
     if truth and truth["previous_day"] != baseline.session.study_day:
         truth = {}  # the phantom's change is since another scan than this baseline
-    try:
-        _store_remodelling(job, relative, sha256, figures, days, truth, truth_path, clock)
-    except BaseException:
-        absolute(relative).unlink(missing_ok=True)  # no file without its record
-        raise
+    _recorded_or_removed(
+        relative,
+        lambda: _store_remodelling(job, relative, sha256, figures, days, truth, truth_path, clock),
+    )
 
 
 def _store_remodelling(job, relative, sha256, figures, days, truth, truth_path, clock) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import h5py
 from celery import shared_task
 
-from recon.models import GREY_VOLUME_KINDS, Volume, VolumeKind
+from recon.models import Volume, VolumeKind
 from recon.volume_store import read_metadata
 from studies.datafiles import absolute, atomic_output
 from studies.models import Animal
@@ -73,9 +73,8 @@ def strip_volumes(animal: Animal, site: str) -> list[Volume]:
     reconstruction.
     """
     volumes = (
-        Volume.objects.filter(
-            session__animal=animal, session__site=site, kind__in=GREY_VOLUME_KINDS
-        )
+        Volume.objects.with_grey_values()
+        .filter(session__animal=animal, session__site=site)
         .select_related("session__animal__study")
         .order_by("session__planned_at", "session_id", "-created_at", "-pk")
     )

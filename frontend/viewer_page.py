@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from analysis.jobs import SEGMENTATION_LABEL
 from analysis.models import MorphometryResult
-from recon.models import GREY_VOLUME_KINDS, Volume, VolumeKind
-from recon.volume_store import read_metadata
+from recon.models import Volume, VolumeKind
+from recon.volume_store import level_shapes, read_metadata
 from studies.datafiles import absolute
 
 from .slices import label_classes, visible_volume
@@ -34,11 +34,8 @@ def time_points(user, volume: Volume) -> list[dict]:
     session = volume.session
     siblings = (
         Volume.objects.visible_to(user)
-        .filter(
-            session__animal=session.animal_id,
-            session__site=session.site,
-            kind__in=GREY_VOLUME_KINDS,
-        )
+        .with_grey_values()
+        .filter(session__animal=session.animal_id, session__site=session.site)
         .select_related("session__animal__study")
         .order_by("session__planned_at", "created_at", "pk")
     )
@@ -68,12 +65,9 @@ def first_slice_urls(volume: Volume) -> list[str]:
 
     Per axis z, y, x: the slice through the middle voxel at the first level whose slice
     is at most :data:`FIRST_SLICE_MAX_SIDE` a side (else the coarsest), with the
-    server's default window; the URLs are those ``viewer/main.js`` asks for.  Levels
-    halve every side, rounding up, as the volume store builds them.
+    server's default window; the URLs are those ``viewer/main.js`` asks for.
     """
-    shapes = [tuple(int(s) for s in volume.shape)]
-    for _ in range(volume.n_levels - 1):
-        shapes.append(tuple((s + 1) // 2 for s in shapes[-1]))
+    shapes = level_shapes(volume.shape, n_levels=volume.n_levels)
     base = reverse("viewer:slice", args=[volume.pk])
     urls = []
     for axis, name in enumerate("zyx"):

@@ -34,6 +34,12 @@ class VolumeKind(models.TextChoices):
 GREY_VOLUME_KINDS = (VolumeKind.RECONSTRUCTION, VolumeKind.REMODELLING)
 
 
+class VolumeQuerySet(StudyScopedQuerySet):
+    def with_grey_values(self) -> VolumeQuerySet:
+        """Volumes that can be viewed, rendered and listed on their own (not label-only)."""
+        return self.filter(kind__in=GREY_VOLUME_KINDS)
+
+
 class Volume(models.Model):
     """A volume file in the volume store (HDF5 with pyramid); never changed once written."""
 
@@ -52,7 +58,7 @@ class Volume(models.Model):
     n_levels = models.PositiveSmallIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = StudyScopedQuerySet.as_manager()
+    objects = VolumeQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -45,6 +45,7 @@ __all__ = [
     "VolumeMetadata",
     "VolumeWriter",
     "level_histogram",
+    "level_shapes",
     "open_volumes",
     "read_region",
     "read_label_slice",
@@ -60,9 +61,16 @@ UNITS = ("1/cm", "mgHA/cm3")
 LABEL_REDUCTIONS = ("max", "mode")
 
 
-def _level_shapes(shape: tuple[int, ...], min_size: int) -> list[tuple[int, int, int]]:
+def level_shapes(
+    shape, min_size: int = 1, n_levels: int | None = None
+) -> list[tuple[int, int, int]]:
+    """Shapes of the pyramid levels of a volume of ``shape`` ``(nz, ny, nx)``.
+
+    Every level halves each side of the one before, rounding up, while the smallest
+    side stays at least ``min_size``; at most ``n_levels`` levels when given.
+    """
     shapes = [tuple(int(s) for s in shape)]
-    while min(shapes[-1]) >= 2 * min_size:
+    while min(shapes[-1]) >= 2 * min_size and (n_levels is None or len(shapes) < n_levels):
         shapes.append(tuple((s + 1) // 2 for s in shapes[-1]))
     return shapes
 
@@ -217,9 +225,11 @@ class VolumeWriter:
         self.calibration = dict(calibration) if calibration is not None else None
         self.provenance = dict(provenance or {})
         self.chunk = int(chunk)
-        self.levels = _level_shapes(shape, int(min_level_size))
-        if n_levels is not None:
-            self.levels = _level_shapes(shape, 1)[: int(n_levels)]
+        self.levels = (
+            level_shapes(shape, int(min_level_size))
+            if n_levels is None
+            else level_shapes(shape, 1, int(n_levels))
+        )
         self.grey = bool(grey)
         self.label_reduction = label_reduction
         self.sha256: str | None = None

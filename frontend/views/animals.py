@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from acquisition.views import dose_budget_rows
 from analysis.models import MorphometryResult, RemodellingResult
-from recon.models import GREY_VOLUME_KINDS, Volume
+from recon.models import Volume
 from studies.models import Animal, BodyWeight, Study
 from studies.vocabulary import AnatomicalSite, Role
 
@@ -100,7 +100,8 @@ class SiteVolumes:
 def site_volumes(animal: Animal) -> list[SiteVolumes]:
     """Per scanned site: every volume (render state) and whether the current strip exists."""
     volumes = list(
-        Volume.objects.filter(session__animal=animal, kind__in=GREY_VOLUME_KINDS)
+        Volume.objects.with_grey_values()
+        .filter(session__animal=animal)
         .select_related("session")
         .order_by("session__planned_at", "created_at", "pk")
     )

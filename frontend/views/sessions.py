@@ -33,7 +33,7 @@ from acquisition.models import (
 )
 from acquisition.views import AcquisitionViewSet
 from recon import jobs as recon_jobs
-from recon.models import GREY_VOLUME_KINDS, Reconstruction, Volume
+from recon.models import Reconstruction, Volume
 from recon.pipeline import ALGORITHMS
 from recon.serializers import ReconstructionSerializer
 from studies.audit import audit_context
@@ -220,7 +220,7 @@ def _render_session(
     )
     # Segmentation volumes hold labels only: they appear as overlays in the viewer.
     volumes = (
-        session.volumes.filter(kind__in=GREY_VOLUME_KINDS)
+        session.volumes.with_grey_values()
         .select_related("reconstruction")
         .order_by("-created_at", "-id")
     )

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -16,7 +15,7 @@ from analysis.measurement import normalise_parameters
 from recon.models import Volume, VolumeKind
 from studies.vocabulary import JobState
 from tests.viewer.conftest import make_volume
-from tests.viewer.page_probes import ALL_VIEWS_DRAWN, PIXEL, voxel_centre
+from tests.viewer.page_probes import ALL_VIEWS_DRAWN, PIXEL, viewer_opener, voxel_centre
 
 SHAPE = (24, 20, 16)  # z, y, x
 # Otsu's threshold between the two values; the whole volume is the trabecular VOI.
@@ -115,19 +114,8 @@ def test_segmentation_volumes_are_not_listed_as_volumes_of_the_session(world):
 @pytest.mark.django_db(transaction=True)
 def test_the_segmentation_overlay_colours_bone_and_toggles(world, chromium, live_server):
     volume, result = measured(world.session)
-    client = logged_in(world, "viewer")
-    cookie = {
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-        "url": live_server.url,
-    }
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        context.add_cookies([cookie])
-        page = context.new_page()
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{live_server.url}{reverse('viewer:page', args=[volume.pk])}")
+    with viewer_opener(world.users, chromium, live_server.url) as open_viewer:
+        page = open_viewer(volume)
         page.wait_for_function(ALL_VIEWS_DRAWN, timeout=30_000)
         assert page.evaluate("() => window.nanoscope.state.overlay") == ""  # grey first
 
@@ -163,6 +151,4 @@ def test_the_segmentation_overlay_colours_bone_and_toggles(world, chromium, live
             "(u) => performance.getEntriesByType('resource').some((e) => e.name.includes(u))",
             label_url,
         )
-        assert errors == []
-    finally:
-        context.close()
+        assert page.errors == []

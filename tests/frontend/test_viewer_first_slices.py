@@ -6,13 +6,12 @@ Real pixels of both canvases are read back in headless Chromium (WebGL2 in Swift
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
 from frontend.viewer_page import first_slice_urls
 from tests.viewer.conftest import make_volume, ramp
-from tests.viewer.page_probes import CANVAS_PIXEL, voxel_centre
+from tests.viewer.page_probes import CANVAS_PIXEL, viewer_opener, voxel_centre
 
 SHAPE = (24, 20, 16)  # z, y, x
 
@@ -58,28 +57,8 @@ def test_the_page_preloads_the_middle_slice_of_each_axis(world):
 @pytest.fixture
 def open_viewer(world, chromium, live_server):
     """``open_viewer(volume, init_script=None)`` → a Playwright page of the viewer."""
-    contexts = []
-
-    def open_(volume, init_script=None):
-        client = Client()
-        client.force_login(world.users["viewer"])
-        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-        context = chromium.new_context(viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        context.add_cookies(
-            [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
-        )
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        if init_script:
-            page.add_init_script(init_script)
-        page.goto(f"{live_server.url}{reverse('viewer:page', args=[volume.pk])}")
-        return page
-
-    yield open_
-    for context in contexts:
-        context.close()
+    with viewer_opener(world.users, chromium, live_server.url) as open_:
+        yield open_
 
 
 @pytest.mark.browser

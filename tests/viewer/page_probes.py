@@ -1,9 +1,50 @@
-"""What the browser tests read back from the viewer page (JavaScript run by Playwright).
+"""The viewer page in the browser tests: opening it, and what they read back from it.
 
 Shared by the viewer's browser tests (``tests/viewer``, ``tests/frontend``).
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+
+@contextlib.contextmanager
+def viewer_opener(users: dict, chromium, base_url: str) -> Iterator[Callable]:
+    """``open_(volume, who="viewer", hash="", init_script=None)`` → a Playwright page.
+
+    Each page is logged in as ``users[who]`` in a 1280 × 900 context of its own;
+    ``page.errors`` collects the page's uncaught errors; the contexts close on exit.
+    """
+    contexts = []
+
+    def open_(volume, who="viewer", hash="", init_script=None):
+        client = Client()
+        client.force_login(users[who])
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base_url}]
+        )
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        if init_script:
+            page.add_init_script(init_script)
+        page.goto(f"{base_url}{reverse('viewer:page', args=[volume.pk])}{hash}")
+        return page
+
+    try:
+        yield open_
+    finally:
+        for context in contexts:
+            context.close()
+
 
 # RGBA of the WebGL canvas at CSS pixel (x, y), read through a 2-D canvas.
 PIXEL = """([x, y]) => {

@@ -11,13 +11,16 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from django.conf import settings
-from django.test import Client
-from django.urls import reverse
 
 from studies import models as m
 from tests.viewer.conftest import CALIBRATION, make_volume, ramp
-from tests.viewer.page_probes import ALL_VIEWS_DRAWN, PIXEL, REGION_STATS, voxel_centre
+from tests.viewer.page_probes import (
+    ALL_VIEWS_DRAWN,
+    PIXEL,
+    REGION_STATS,
+    viewer_opener,
+    voxel_centre,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,29 +28,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def open_viewer(world, chromium, live_server):
     """``open_viewer(volume, who="viewer", hash="", init_script=None)`` → a Playwright page."""
-    contexts = []
-
-    def open_(volume, who="viewer", hash="", init_script=None):
-        client = Client()
-        client.force_login(world.users[who])
-        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-        context = chromium.new_context(viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        context.add_cookies(
-            [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
-        )
-        page = context.new_page()
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.errors = errors
-        if init_script:
-            page.add_init_script(init_script)
-        page.goto(f"{live_server.url}{reverse('viewer:page', args=[volume.pk])}{hash}")
-        return page
-
-    yield open_
-    for context in contexts:
-        context.close()
+    with viewer_opener(world.users, chromium, live_server.url) as open_:
+        yield open_
 
 
 def stage_origin(page) -> tuple[float, float]:

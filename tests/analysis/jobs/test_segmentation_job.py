@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -152,6 +154,22 @@ def test_no_label_file_is_left_when_its_record_fails(world, monkeypatch):
     assert not written.exists()
     assert not Volume.objects.filter(kind=VolumeKind.SEGMENTATION).exists()
     assert "database went away" in am.AnalysisJob.objects.get(pk=job.pk).error
+
+
+@pytest.mark.django_db
+def test_a_file_left_by_a_dead_worker_is_replaced_and_a_recorded_one_kept(world):
+    """A worker killed between writing its file and recording it leaves the file behind;
+    the job, claimed again, writes it anew (volume files are otherwise never replaced)."""
+    volume = land_volume(world.session, plates())
+    job = jobs.start_analysis(volume, "morphometry", parameters=WHOLE)
+    orphan = absolute(volume.relative_path).parent / f"analysis-{job.pk}.segmentation.h5"
+    orphan.write_bytes(b"half a file")
+    assert jobs.run_analysis(job.pk) == JobState.DONE
+    labels = am.MorphometryResult.objects.get(job=job).label_volume
+    assert sha256_of(orphan) == labels.sha256 and read_metadata(orphan).grey is False
+
+    recorded = jobs._output_path(job, volume, "segmentation")  # the record exists now
+    assert recorded == Path(labels.relative_path) and orphan.exists()
 
 
 @pytest.mark.django_db
