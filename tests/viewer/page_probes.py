@@ -46,17 +46,6 @@ def viewer_opener(users: dict, chromium, base_url: str) -> Iterator[Callable]:
             context.close()
 
 
-# RGBA of the WebGL canvas at CSS pixel (x, y), read through a 2-D canvas.
-PIXEL = """([x, y]) => {
-  const gl = document.getElementById('viewer-gl');
-  const dpr = gl.width / gl.getBoundingClientRect().width;
-  const c = document.createElement('canvas');
-  c.width = gl.width; c.height = gl.height;
-  const ctx = c.getContext('2d');
-  ctx.drawImage(gl, 0, 0);
-  return Array.from(ctx.getImageData(Math.floor(x * dpr), Math.floor(y * dpr), 1, 1).data);
-}"""
-
 # RGBA at CSS pixel (x, y) of the canvas with id `id` (the PNG canvas or the WebGL one),
 # in the WebGL canvas's device pixels.
 CANVAS_PIXEL = """([id, x, y]) => {
@@ -69,6 +58,9 @@ CANVAS_PIXEL = """([id, x, y]) => {
   ctx.drawImage(canvas, 0, 0);
   return Array.from(ctx.getImageData(Math.floor(x * dpr), Math.floor(y * dpr), 1, 1).data);
 }"""
+
+# RGBA of the WebGL canvas at CSS pixel (x, y).
+PIXEL = f"([x, y]) => ({CANVAS_PIXEL})(['viewer-gl', x, y])"
 
 # Number of distinct grey levels and the spread within a CSS rectangle of the canvas.
 REGION_STATS = """([x, y, w, h]) => {
