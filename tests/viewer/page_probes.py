@@ -6,6 +6,7 @@ Shared by the viewer's browser tests (``tests/viewer``, ``tests/frontend``).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 
 from django.conf import settings
@@ -13,12 +14,21 @@ from django.test import Client
 from django.urls import reverse
 
 
+def _let_requests_finish(page, timeout_s: float = 10.0) -> None:
+    """Wait (bounded) until every request the page sent has its whole answer."""
+    deadline = time.monotonic() + timeout_s
+    with contextlib.suppress(Exception):  # a closed page has nothing in flight
+        while page.in_flight and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+
+
 @contextlib.contextmanager
 def viewer_opener(users: dict, chromium, base_url: str) -> Iterator[Callable]:
     """``open_(volume, who="viewer", hash="", init_script=None)`` → a Playwright page.
 
     Each page is logged in as ``users[who]`` in a 1280 × 900 context of its own;
-    ``page.errors`` collects the page's uncaught errors; the contexts close on exit.
+    ``page.errors`` collects the page's uncaught errors; on exit each page's requests are
+    answered in full and the contexts close.
     """
     contexts = []
 
@@ -34,6 +44,10 @@ def viewer_opener(users: dict, chromium, base_url: str) -> Iterator[Callable]:
         page = context.new_page()
         page.errors = []
         page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.in_flight = set()
+        page.on("request", lambda request: page.in_flight.add(request))
+        page.on("requestfinished", lambda request: page.in_flight.discard(request))
+        page.on("requestfailed", lambda request: page.in_flight.discard(request))
         if init_script:
             page.add_init_script(init_script)
         page.goto(f"{base_url}{reverse('viewer:page', args=[volume.pk])}{hash}")
@@ -43,6 +57,10 @@ def viewer_opener(users: dict, chromium, base_url: str) -> Iterator[Callable]:
         yield open_
     finally:
         for context in contexts:
+            # Let the live server answer what the pages still asked for (the viewer
+            # fetches slices ahead) before the test's database is flushed under it.
+            for page in context.pages:
+                _let_requests_finish(page)
             context.close()
 
 
