@@ -4,11 +4,14 @@ Self-contained (no conftest fixtures), so that ``bench/gpu_check.sh`` can run it
 on a bare GPU machine with ``--noconftest``.
 """
 
+import functools
+
 import numpy as np
 import pytest
 
-from recon.engine.backends import get_backend, gpu_available
-from recon.engine.fdk import fbp, fdk
+from recon.engine.backends import cpu, get_backend, gpu_available
+from recon.engine.backends.cuda_kernels import VARIANTS
+from recon.engine.fdk import _filter_batch, fbp, fdk, projection_weights
 from recon.engine.geometry import (
     ConeBeamGeometry,
     ParallelBeamGeometry,
@@ -104,3 +107,72 @@ def test_cgls_on_gpu_matches_cpu():
     gpu = cgls(Projector(geometry, volume, backend="gpu"), b, 8)
     assert _rel(gpu.volume, cpu.volume) < 1e-3
     np.testing.assert_allclose(gpu.residuals, cpu.residuals, rtol=1e-3)
+
+
+@functools.cache
+def _filtered_case(case: str):
+    """``(filtered, kernel geometry, volume, L)`` of the 48³ Shepp–Logan phantom (shared,
+    read only)."""
+    if case == "parallel":
+        geometry = ParallelBeamGeometry((N, N), 10.0, np.arange(0.0, 180.0, 1.0))
+    else:
+        tilt = {"offset_u_um": 33.0, "detector_tilt_deg": 1.5} if case == "cone, tilted" else {}
+        geometry = _geometry(**tilt)
+    projections = project(shepp_logan_3d(0.4 * N * 10.0), geometry)
+    kg = geometry.kernel_geometry()
+    upsampling = cpu.column_upsampling_for(kg)
+    weights = projection_weights(geometry)
+    filtered = _filter_batch(projections, geometry, weights, "ram-lak", None, upsampling)
+    return filtered, kg, default_volume(geometry), upsampling
+
+
+def _backproject(backend, filtered, kg, volume, upsampling, **kwargs) -> np.ndarray:
+    if backend.name == "cpu":
+        return backend.backproject_fdk(filtered, kg, volume, column_upsampling=upsampling)
+    proj = backend.layout(filtered)
+    acc = backend.backproject_layout(proj, kg, volume, column_upsampling=upsampling, **kwargs)
+    return backend.finish_volume(acc).transpose(1, 2, 0)  # back to the (y, x, z) accumulator
+
+
+@functools.cache
+def _cpu_backprojection(case: str) -> np.ndarray:
+    return _backproject(cpu, *_filtered_case(case))
+
+
+@pytest.mark.parametrize("case", ["cone", "cone, tilted", "parallel"])
+@pytest.mark.parametrize("z_per_thread", [8, 16])
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_backprojection_variant_agrees_with_the_cpu_within_its_tolerance(
+    variant, z_per_thread, case
+):
+    filtered, kg, volume, upsampling = _filtered_case(case)
+    reference = _cpu_backprojection(case)
+    result = _backproject(
+        get_backend("gpu"),
+        filtered,
+        kg,
+        volume,
+        upsampling,
+        variant=variant,
+        z_per_thread=z_per_thread,
+    )
+    error = np.abs(result - reference).max() / np.abs(reference).max()
+    assert error < VARIANTS[variant].tolerance
+
+
+@pytest.mark.parametrize("case", ["cone", "cone, tilted", "parallel"])
+def test_the_fast_variant_is_the_exact_one_to_float_rounding(case):
+    """Float coefficients move positions by ≤ 2e-4 pixel: values agree to 1e-4."""
+    gpu = get_backend("gpu")
+    filtered, kg, volume, upsampling = _filtered_case(case)
+    exact = _backproject(gpu, filtered, kg, volume, upsampling, variant="exact")
+    fast = _backproject(gpu, filtered, kg, volume, upsampling, variant="fast")
+    assert np.abs(fast - exact).max() < 1e-4 * np.abs(exact).max()
+
+
+def test_the_default_variant_is_exact_and_unknown_ones_are_refused():
+    gpu = get_backend("gpu")
+    assert gpu.DEFAULT_VARIANT == "exact"
+    filtered, kg, volume, upsampling = _filtered_case("cone")
+    with pytest.raises(ValueError, match="variant"):
+        _backproject(gpu, filtered, kg, volume, upsampling, variant="textures")

@@ -2,7 +2,10 @@
 
 The kernels mirror :mod:`.cpu` one to one — the same hoisted column mapping,
 the same zero-padded transposed projection layout ``[angle, col, row]`` and the
-same bilinear weights — so the two backends agree to rounding.  CuPy compiles
+same bilinear weights — so the two backends agree to rounding; the FDK
+backprojection has faster variants that trade some of that agreement for speed
+(:data:`DEFAULT_VARIANT` lists them, ``bench/recon_fdk_gpu.py --variants`` measures
+them).  CuPy compiles
 for the device it finds (no pinned architecture, no compiler toolchain on the
 user's machine).  This module imports CuPy at import time; it is only imported
 by :func:`recon.engine.backends.get_backend` when a device is present.
@@ -18,7 +21,14 @@ import numpy as np
 from ..geometry import KernelGeometry, VolumeGeometry
 from . import cpu
 from .cpu import PAD, _matched_scale
-from .cuda_kernels import SOURCE, Z_PER_THREAD, compile_options
+from .cuda_kernels import (
+    SOURCE,
+    VARIANTS,
+    Z_PER_THREAD,
+    compile_options,
+    fast_coefficients,
+    upsample_layout_2x,
+)
 
 name = "gpu"
 
@@ -28,67 +38,65 @@ column_upsampling_for = cpu.column_upsampling_for
 _BLOCK = (16, 8, 1)
 _BP_BLOCK = (32, 4, 1)
 
+DEFAULT_VARIANT = "exact"
+"""The backprojection kernel :func:`backproject_fdk` runs when no ``variant`` is given —
+and so the one ``fdk``/``fbp`` use.  A key of :data:`VARIANTS`:
+
+* ``"exact"``: the CPU's double-precision column mapping and range clip per thread and
+  angle (176 G voxel-updates/s at 512³ × 720 on an H200; agrees with the CPU to 1e-3);
+* ``"fast"``: the same mapping as float coefficients precomputed per angle on the host
+  (:func:`.cuda_kernels.fast_coefficients`), voxels outside the detector masked;
+  positions within ~1e-4 pixel of ``"exact"``;
+* ``"texture"``: the exact mapping with the texture units' bilinear interpolation (340 G
+  voxel-updates/s on that H200, but its 8-bit weights put it 1.4–1.6e-3 from the CPU on
+  a sharp phantom, outside the 1e-3 promise);
+* ``"texture2x"``: the fast mapping reading a texture of the projections upsampled 2x
+  along both axes (:func:`.cuda_kernels.upsample_layout_2x`), which halves that error.
+
+``bench/recon_fdk_gpu.py --variants`` measures the speed and the CPU agreement of each;
+the default stays ``"exact"`` until a device measures another meeting both goals."""
+
 
 @functools.cache
-def _compiled(z_per_thread: int, texture: bool = False) -> cp.RawModule:
-    """The kernels, compiled by NVRTC for the present device (cached per variant)."""
-    return cp.RawModule(code=SOURCE, options=compile_options(z_per_thread, texture))
+def _compiled(z_per_thread: int, texture: bool = False, texture_upsample: int = 1) -> cp.RawModule:
+    """The kernels, compiled by NVRTC for the present device (cached per build)."""
+    return cp.RawModule(
+        code=SOURCE, options=compile_options(z_per_thread, texture, texture_upsample)
+    )
 
 
 _module = _compiled(Z_PER_THREAD)
 
-_MAX_LAYERS = 2048
-"""Layers (angles) of one layered 2-D texture (the CUDA limit on current devices)."""
+_TEXTURE_LAYERS = 512
+"""Angles bound per layered texture (CUDA allows 2048 layers; fewer bound the memory
+of the 2x upsampled copy: 512 × 1031² × 4 B ≈ 2.2 GB at 512² detectors)."""
 _CUDA_ARRAY_LAYERED = 0x01
 """``cudaArrayLayered`` (CuPy's runtime module does not name this flag)."""
 
 
-def backproject_layout_texture(
-    proj: cp.ndarray,
-    kg: KernelGeometry,
-    volume: VolumeGeometry,
-    accumulator: cp.ndarray | None = None,
-    *,
-    z_per_thread: int = Z_PER_THREAD,
-    column_upsampling: int = 1,
-) -> cp.ndarray:
-    """:func:`backproject_layout` with the texture units doing the bilinear interpolation.
+def _texture_of(part: cp.ndarray, upsample: int) -> tuple:
+    """A layered texture (bilinear filtering, zero border) holding ``part`` and its array.
 
-    One fetch per voxel update instead of four loads, but the hardware's interpolation
-    weights have 8 fractional bits (an error of up to 1/512 of the step between two
-    neighbouring detector values per lookup).  Measured on an H200 at 512³ × 720:
-    340 G voxel-updates/s against 175 for the exact kernel, 1.4e-4 relative difference
-    on a smooth sphere, but 1.4–1.6e-3 on the sharp 48³ Shepp–Logan phantom — outside
-    the 1e-3 CPU/GPU agreement the engine promises, so :func:`backproject_fdk` keeps the
-    exact kernel and this variant is measured by ``bench/recon_fdk_gpu.py`` only.
+    ``part`` is a padded ``[angle, col, row]`` stack; with ``upsample`` 2 the texture
+    holds :func:`upsample_layout_2x` of it.  The array is returned too, so that the
+    caller frees both once the kernels reading them have finished.
     """
     from cupy.cuda import runtime, texture
 
-    nz, ny, nx = volume.shape
-    if accumulator is None:
-        accumulator = new_accumulator(volume)
-    n_angles, pc, pr = proj.shape
-    kernel = _compiled(z_per_thread, texture=True).get_function("backproject_fdk")
+    if upsample == 2:
+        n, pc, pr = part.shape
+        part = upsample_layout_2x(part, cp.empty((n, 2 * pc - 1, 2 * pr - 1), cp.float32))
+    n, height, width = part.shape
     channel = texture.ChannelFormatDescriptor(32, 0, 0, 0, runtime.cudaChannelFormatKindFloat)
+    layers = texture.CUDAarray(channel, width, height, n, _CUDA_ARRAY_LAYERED)
+    layers.copy_from(part)
     sampling = texture.TextureDescriptor(
         (runtime.cudaAddressModeBorder,) * 3,
         runtime.cudaFilterModeLinear,
         runtime.cudaReadModeElementType,
     )
-    per_block = _BP_BLOCK[0] * z_per_thread
-    grid = (-(-nz // per_block), -(-nx // _BP_BLOCK[1]), ny)
-    geo = _geo(kg, column_upsampling)
-    for a0 in range(0, n_angles, _MAX_LAYERS):
-        part = cp.ascontiguousarray(proj[a0 : a0 + _MAX_LAYERS])
-        layers = texture.CUDAarray(channel, pr, pc, len(part), _CUDA_ARRAY_LAYERED)
-        layers.copy_from(part)
-        tex = texture.TextureObject(
-            texture.ResourceDescriptor(runtime.cudaResourceTypeArray, cuArr=layers), sampling
-        )
-        sub = kg._replace(cos=kg.cos[a0 : a0 + len(part)], sin=kg.sin[a0 : a0 + len(part)])
-        args = _common(sub, volume)
-        kernel(grid, _BP_BLOCK, (tex, *args, np.int32(pc), np.int32(pr), geo, accumulator))
-    return accumulator
+    resource = texture.ResourceDescriptor(runtime.cudaResourceTypeArray, cuArr=layers)
+    return texture.TextureObject(resource, sampling), layers
 
 
 def _geo(kg: KernelGeometry, column_upsampling: int = 1) -> cp.ndarray:
@@ -197,10 +205,13 @@ def backproject_fdk(
     volume: VolumeGeometry,
     accumulator: cp.ndarray | None = None,
     column_upsampling: int = 1,
+    *,
+    variant: str | None = None,
 ) -> cp.ndarray:
     """GPU version of :func:`recon.engine.backends.cpu.backproject_fdk`.
 
     ``filtered`` may be a numpy or a CuPy array; the accumulator stays on the device.
+    ``variant`` picks the kernel (a key of :data:`VARIANTS`; None: :data:`DEFAULT_VARIANT`).
     """
     if filtered.shape[-1] != column_upsampling * kg.ncols:
         raise ValueError(
@@ -208,7 +219,12 @@ def backproject_fdk(
             f"{kg.ncols} (column_upsampling × detector columns)"
         )
     return backproject_layout(
-        layout(filtered), kg, volume, accumulator, column_upsampling=column_upsampling
+        layout(filtered),
+        kg,
+        volume,
+        accumulator,
+        column_upsampling=column_upsampling,
+        variant=variant,
     )
 
 
@@ -220,8 +236,9 @@ def backproject_layout(
     *,
     z_per_thread: int = Z_PER_THREAD,
     column_upsampling: int = 1,
+    variant: str | None = None,
 ) -> cp.ndarray:
-    """Run the backprojection kernel on projections already in the padded layout.
+    """Run a backprojection kernel on projections already in the padded layout.
 
     Parameters
     ----------
@@ -230,32 +247,55 @@ def backproject_layout(
     volume : VolumeGeometry
     accumulator : cupy.ndarray, shape (ny, nx, nz), optional
     z_per_thread : int
-        Voxels along z per thread (a tuning knob; the result does not depend on it).
+        Voxels along z per thread, 1 to 16 (a tuning knob; the result does not depend
+        on it).
     column_upsampling : int
         ``L``, filtered samples per detector column.
+    variant : str, optional
+        A key of :data:`VARIANTS` (see :data:`DEFAULT_VARIANT`, used when None).
 
     Returns
     -------
     cupy.ndarray, shape (ny, nx, nz), float32
     """
+    name = DEFAULT_VARIANT if variant is None else variant
+    if name not in VARIANTS:
+        raise ValueError(f"variant: expected one of {tuple(VARIANTS)}, got {name!r}")
+    spec = VARIANTS[name]
     nz, ny, nx = volume.shape
     if accumulator is None:
         accumulator = new_accumulator(volume)
-    args = _common(kg, volume)
+    n_angles, pc, pr = proj.shape
+    kernel = _compiled(z_per_thread, spec.texture, spec.texture_upsample).get_function(spec.kernel)
     per_block = _BP_BLOCK[0] * z_per_thread
     grid = (-(-nz // per_block), -(-nx // _BP_BLOCK[1]), ny)
-    _compiled(z_per_thread).get_function("backproject_fdk")(
-        grid,
-        _BP_BLOCK,
-        (
-            proj,
-            *args,
-            np.int32(proj.shape[1]),
-            np.int32(proj.shape[2]),
-            _geo(kg, column_upsampling),
-            accumulator,
-        ),
-    )
+    sizes = (np.int32(pc), np.int32(pr))
+    if spec.kernel == "backproject_fdk_fast":
+        z0 = float(volume.z_um()[0])
+        table = cp.asarray(fast_coefficients(kg, z0, volume.voxel_um, column_upsampling))
+        xs = cp.asarray(volume.x_um(), dtype=cp.float32)
+        ys = cp.asarray(volume.y_um(), dtype=cp.float32)
+
+        def arguments(a0: int, a1: int) -> tuple:
+            shape = (np.int32(nz), np.int32(nx), np.int32(ny), np.int32(a1 - a0))
+            return (table[a0:a1], xs, ys, *shape, *sizes, accumulator)
+    else:
+        geo = _geo(kg, column_upsampling)
+
+        def arguments(a0: int, a1: int) -> tuple:
+            sub = kg._replace(cos=kg.cos[a0:a1], sin=kg.sin[a0:a1])
+            return (*_common(sub, volume), *sizes, geo, accumulator)
+
+    if not spec.texture:
+        kernel(grid, _BP_BLOCK, (proj, *arguments(0, n_angles)))
+        return accumulator
+    for a0 in range(0, n_angles, _TEXTURE_LAYERS):
+        a1 = min(a0 + _TEXTURE_LAYERS, n_angles)
+        tex, layers = _texture_of(cp.ascontiguousarray(proj[a0:a1]), spec.texture_upsample)
+        kernel(grid, _BP_BLOCK, (tex, *arguments(a0, a1)))
+        # Dropping the texture frees its array at once, not in stream order: wait first.
+        cp.cuda.get_current_stream().synchronize()
+        del tex, layers
     return accumulator
 
 
