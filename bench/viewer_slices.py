@@ -13,12 +13,14 @@ root, records them in a temporary SQLite database, and then
    6, and Pillow's where it is installed;
 3. serves the site on loopback (threaded WSGI server) and opens the viewer in headless
    Chromium several times with a cold cache: the time from navigation start to the
-   ``nanoscope:first-slice`` performance mark (the first slice drawn: the server's PNG
-   of a coarse level on large volumes, drawn on a 2-D canvas before WebGL starts), to
-   ``nanoscope:quick-slices`` (all three PNGs drawn), ``nanoscope:gl-first-slice`` and
-   ``nanoscope:handover`` (WebGL draws every view; the PNGs are hidden), and to
-   ``nanoscope:slices-complete`` (every view at the level its zoom asks for), with the
-   resource timings before them.
+   first slice painted (Element Timing of the page's own slice images: the server's
+   PNGs of a coarse level, placed by CSS, on screen before any script runs) and all
+   three, to the script's ``nanoscope:first-slice`` and ``nanoscope:quick-slices``
+   marks (the images decoded), ``nanoscope:gl-first-slice`` and ``nanoscope:handover``
+   (WebGL draws every view; the PNGs are hidden), and to ``nanoscope:slices-complete``
+   (every view at the level its zoom asks for), with the resource timings before them —
+   in two browser set-ups (:data:`BROWSER_SETUPS`), each beside a blank page's first
+   paint, which is the browser's own floor.
 
 Run::
 
@@ -54,8 +56,29 @@ CHROMIUM_ARGS = [
     "--use-angle=swiftshader",
     "--enable-unsafe-swiftshader",
 ]
+#: Browser set-ups of part 3: the tests' (WebGL2 in software, which also makes the
+#: compositor draw every frame through SwiftShader: ~300 ms before a page's first paint
+#: on this machine, a blank page's too) and plain headless Chromium (its own compositor;
+#: WebGL2 as the browser provides it), each beside the first paint of a blank page.
+BROWSER_SETUPS = {
+    "software WebGL (SwiftShader)": CHROMIUM_ARGS,
+    "plain headless": CHROMIUM_ARGS[:2],
+}
+BLANK_PAGE = "data:text/html,<!doctype html><title>blank</title><p>blank page</p>"
+VIEWER_DONE = """() => performance.getEntriesByName('nanoscope:slices-complete').length > 0
+  || (performance.getEntriesByName('nanoscope:quick-slices').length > 0
+      && !document.getElementById('viewer-nogl').hidden)"""
 SLAB = 64
-FIRST_SLICE_TIMES = """() => {
+FIRST_SLICE_TIMES = """async () => {
+  // Element Timing: when the page's own slice images were painted (buffered entries
+  // reach a new observer in its first callback).
+  const painted = await new Promise((resolve) => {
+    const found = [];
+    new PerformanceObserver((list) => found.push(...list.getEntries()))
+      .observe({ type: 'element', buffered: true });
+    setTimeout(() => resolve(found.map((e) => e.renderTime || e.loadTime)), 200);
+  });
+  const fcp = performance.getEntriesByName('first-contentful-paint');
   const r = performance.getEntriesByType('resource');
   const end = (part) => r.filter((e) => e.name.includes(part)).map((e) => e.responseEnd);
   const mark = (name) => {
@@ -66,14 +89,17 @@ FIRST_SLICE_TIMES = """() => {
     scripts: Math.max(...end('.js')),
     metadata: Math.min(...end('/metadata')),
     slices: Math.max(...end('/slice?').slice(0, 3)),
-    start: performance.getEntriesByName('nanoscope:start')[0].startTime,
-    programs: performance.getEntriesByName('nanoscope:programs')[0].startTime,
+    start: mark('nanoscope:start'),
+    programs: mark('nanoscope:programs'),
     requested: Math.min(...r.filter((e) => e.name.includes('/slice?')).map((e) => e.startTime)),
-    drawn: performance.getEntriesByName('nanoscope:first-slice')[0].startTime,
+    drawn: mark('nanoscope:first-slice'),
     quick: mark('nanoscope:quick-slices'),
     gl: mark('nanoscope:gl-first-slice'),
     handover: mark('nanoscope:handover'),
-    complete: performance.getEntriesByName('nanoscope:slices-complete')[0].startTime,
+    complete: mark('nanoscope:slices-complete'),
+    painted: painted.length ? Math.min(...painted) : null,
+    paintedAll: painted.length === 3 ? Math.max(...painted) : null,
+    fcp: fcp.length ? fcp[0].startTime : null,
   };
 }"""
 
@@ -252,6 +278,13 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+def _first_paint(page) -> float | None:
+    found = page.evaluate(
+        "() => performance.getEntriesByName('first-contentful-paint').map((e) => e.startTime)"
+    )
+    return found[0] if found else None
+
+
 def bench_browser(user, volume, runs: int) -> None:
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
@@ -275,28 +308,39 @@ def bench_browser(user, volume, runs: int) -> None:
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     page_url = f"{base}{reverse('viewer:page', args=[volume.pk])}"
-    marks = []
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for _ in range(runs):
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            context.add_cookies(
-                [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base}]
-            )
-            page = context.new_page()
-            page.goto(page_url)
-            page.wait_for_function(
-                "() => performance.getEntriesByName('nanoscope:slices-complete').length > 0",
-                timeout=60_000,
-            )
-            marks.append(page.evaluate(FIRST_SLICE_TIMES))
-            context.close()
-        browser.close()
-    server.shutdown()
     shape = "×".join(str(s) for s in volume.shape)
-    print(f"\nbrowser, {shape} volume, cold cache, loopback, headless Chromium (software WebGL):")
-    print(f"  median over {runs} loads, ms after navigation start (max in brackets)")
+    with sync_playwright() as playwright:
+        for setup, args in BROWSER_SETUPS.items():
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+            marks, blank = [], []
+            for _ in range(runs):
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                context.add_cookies(
+                    [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base}]
+                )
+                page = context.new_page()
+                page.goto(page_url)
+                page.wait_for_function(VIEWER_DONE, timeout=60_000)
+                marks.append(page.evaluate(FIRST_SLICE_TIMES))
+                context.close()
+                context = browser.new_context()
+                page = context.new_page()
+                page.goto(BLANK_PAGE)
+                page.wait_for_function(
+                    "() => performance.getEntriesByName('first-contentful-paint').length > 0"
+                )
+                blank.append(_first_paint(page))
+                context.close()
+            browser.close()
+            _print_browser_marks(f"{shape} volume, {setup}", marks, blank)
+    server.shutdown()
+
+
+def _print_browser_marks(title: str, marks: list[dict], blank: list[float]) -> None:
+    print(f"\nbrowser, {title}, cold cache, loopback, headless Chromium:")
+    print(f"  median over {len(marks)} loads, ms after navigation start (max in brackets)")
+    print(f"  {'blank page: first paint':<32} {statistics.median(blank):6.0f}  ({max(blank):.0f})")
     for key, name in (
         ("scripts", "page and scripts loaded"),
         ("metadata", "metadata received"),
@@ -304,15 +348,18 @@ def bench_browser(user, volume, runs: int) -> None:
         ("programs", "slice shader compiled"),
         ("requested", "first slice requested"),
         ("slices", "first three slices received"),
-        ("drawn", "first slice drawn (mark)"),
-        ("quick", "three PNG slices drawn"),
+        ("fcp", "first contentful paint"),
+        ("painted", "first slice painted (element)"),
+        ("paintedAll", "three slices painted"),
+        ("drawn", "script saw the first slice"),
+        ("quick", "script saw three slices"),
         ("gl", "first WebGL slice drawn"),
         ("handover", "WebGL shows every view"),
         ("complete", "all views at their level"),
     ):
         values = [m[key] for m in marks if m.get(key) is not None]
-        if values:  # the PNG marks exist only where the viewer draws PNGs first
-            print(f"  {name:<30} {statistics.median(values):6.0f}  ({max(values):.0f})")
+        if values:  # WebGL's marks exist only where the browser offers WebGL2
+            print(f"  {name:<32} {statistics.median(values):6.0f}  ({max(values):.0f})")
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ its own volume's endpoints, so that every cached answer stays immutable.
 
 from __future__ import annotations
 
+import base64
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -19,7 +21,7 @@ from recon.models import Volume, VolumeKind
 from recon.volume_store import level_shapes, read_metadata
 from studies.datafiles import absolute
 
-from .slices import label_classes, visible_volume
+from .slices import label_classes, visible_volume, windowed_png
 
 
 def time_points(user, volume: Volume) -> list[dict]:
@@ -59,24 +61,78 @@ def time_points(user, volume: Volume) -> list[dict]:
 #: pixels a side (``COARSE_MAX_SIDE`` of ``viewer/main.js``).
 FIRST_SLICE_MAX_SIDE = 160
 
+#: The views of ``viewer/main.js`` (``VIEWS``): name, slicing axis, and whether rows grow
+#: upwards on screen.
+VIEWS = (("axial", 0, False), ("coronal", 1, True), ("sagittal", 2, True))
 
-def first_slice_urls(volume: Volume) -> list[str]:
-    """The PNG slices the viewer shows first with no view in its address (to preload).
 
-    Per axis z, y, x: the slice through the middle voxel at the first level whose slice
-    is at most :data:`FIRST_SLICE_MAX_SIDE` a side (else the coarsest), with the
-    server's default window; the URLs are those ``viewer/main.js`` asks for.
+def _number(value: float) -> str:
+    return f"{value:.9g}"
+
+
+def _inline_png(volume: Volume, axis: int, index: int, level: int) -> str:
+    """The slice's PNG as a ``data:`` URL, else (unreadable file) its endpoint's URL."""
+    try:
+        png = windowed_png(volume, axis, index, level)
+    except (OSError, ValueError):  # a missing file is the integrity check's business
+        return reverse("viewer:slice", args=[volume.pk]) + (
+            f"?axis={'zyx'[axis]}&index={index}&level={level}&fmt=png"
+        )
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def first_slices(volume: Volume, inline: bool = True) -> list[dict]:
+    """The PNG slices the page shows before the viewer's script runs, one per view.
+
+    Per view (axial z, coronal y, sagittal x): the slice through the middle voxel at the
+    first level whose slice is at most :data:`FIRST_SLICE_MAX_SIDE` a side (else the
+    coarsest), with the server's default window — the slice ``viewer/main.js`` first
+    asks for with no view in the page's address.
+
+    With ``inline`` the pictures travel in the page itself (``src`` a ``data:`` URL of
+    the PNG, a few KiB each): they are painted with the page's first paint, with no
+    request of their own to wait for behind the page's scripts.
+
+    Returns
+    -------
+    list of dict
+        ``view`` (name), ``url`` (the slice endpoint's), ``src`` (the image's: inline
+        or ``url``), ``flip`` (rows grow upwards), ``rows`` and ``cols``
+        (pixels) and ``style``: CSS custom properties placing the picture as the fitted
+        WebGL view does (``viewer.css``): ``--w``, ``--h`` the volume's extent across
+        and up the view, ``--iw``, ``--ih`` the picture's (a coarse level's last voxel
+        may reach past the volume), all in µm.
     """
     shapes = level_shapes(volume.shape, n_levels=volume.n_levels)
     base = reverse("viewer:slice", args=[volume.pk])
-    urls = []
-    for axis, name in enumerate("zyx"):
+    voxel = float(volume.voxel_size_um)
+    slices = []
+    for view, axis, flip in VIEWS:
         planes = [max(s for d, s in enumerate(shape) if d != axis) for shape in shapes]
         level = next((k for k, side in enumerate(planes) if side <= FIRST_SLICE_MAX_SIDE), None)
         level = len(shapes) - 1 if level is None else level
         index = (shapes[0][axis] // 2) >> level  # the middle voxel of level 0, at that level
-        urls.append(f"{base}?axis={name}&index={index}&level={level}&fmt=png")
-    return urls
+        down, across = (d for d in range(3) if d != axis)
+        rows, cols = shapes[level][down], shapes[level][across]
+        extent = {
+            "w": shapes[0][across] * voxel,
+            "h": shapes[0][down] * voxel,
+            "iw": cols * voxel * 2**level,
+            "ih": rows * voxel * 2**level,
+        }
+        url = f"{base}?axis={'zyx'[axis]}&index={index}&level={level}&fmt=png"
+        slices.append(
+            {
+                "view": view,
+                "url": url,
+                "src": _inline_png(volume, axis, index, level) if inline else url,
+                "flip": flip,
+                "rows": rows,
+                "cols": cols,
+                "style": "; ".join(f"--{k}: {_number(v)}" for k, v in extent.items()),
+            }
+        )
+    return slices
 
 
 def segmentation_overlay(volume: Volume) -> dict | None:
@@ -150,7 +206,7 @@ def viewer(request, volume_id: int):
         "day": session.study_day,
     }
     context = {
-        "first_slices": first_slice_urls(volume),
+        "first_slices": first_slices(volume),
         "volume": volume,
         "session": session,
         "study": session.animal.study,

@@ -11,10 +11,16 @@ A *label-only* file (:func:`write_labels`) has the same layout with an empty
 ``/volume`` group (its attributes only): label volumes derived from a grey volume
 (a segmentation) are stored without a second copy of the grey values.
 
-Datasets are chunked in cubes (64³ by default, smaller for small volumes) and
-compressed with LZ4 (hdf5plugin), so that a slice along any of the three axes
-reads only the chunks it crosses: one chunk per z-slice makes sagittal reads
-about a hundred times slower.  The ``multiscales`` attribute follows the
+Datasets are chunked in cubes (64³ by default, smaller for small volumes), so
+that a slice along any of the three axes reads only the chunks it crosses: one
+chunk per z-slice makes sagittal reads about a hundred times slower.  Label
+volumes are compressed with LZ4 (hdf5plugin; uint8 classes shrink tens of
+times).  Grey values are stored unfiltered: reconstructed float32 values carry
+noise in every bit below the first few, so LZ4 saves nothing (ratio 1.00 on the
+demo's reconstructions), while a compressed chunk must be read and decoded whole
+— 256 MiB for one 1024² slice through 64³ float32 chunks, ~150 ms — where HDF5
+reads an unfiltered chunk's selected part straight from the file (~20 ms;
+``bench.recon_volume_store``, ``bench.viewer_slices``).  The ``multiscales`` attribute follows the
 OME-NGFF 0.4 description of a pyramid (axes, per-level scale and translation).
 
 A file is written under a temporary name beside its final path and renamed
@@ -26,6 +32,7 @@ so an out-of-core reconstruction never holds the whole volume.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import threading
 from collections import OrderedDict
@@ -39,6 +46,8 @@ import hdf5plugin
 import numpy as np
 
 from acquisition.formats.atomic import commit_file, partial_path_for, sha256_file
+
+from .mapped_chunks import MappedChunks
 
 __all__ = [
     "OpenVolumes",
@@ -58,6 +67,12 @@ __all__ = [
 ]
 
 UNITS = ("1/cm", "mgHA/cm3")
+
+GREY_FILTERS: Mapping[str, Any] = {}
+"""HDF5 filters of grey-value datasets: none (see the module's docstring)."""
+
+LABEL_FILTERS: Mapping[str, Any] = dict(hdf5plugin.LZ4())
+"""HDF5 filters of label datasets: LZ4."""
 LABEL_REDUCTIONS = ("max", "mode")
 
 
@@ -237,12 +252,14 @@ class VolumeWriter:
         self._file = h5py.File(self._tmp, "w")
         self._written = np.zeros(shape[0], dtype=bool)
         self._labels_written: dict[str, np.ndarray] = {}
-        compression = hdf5plugin.LZ4()
-        self._compression = compression
         group = self._file.create_group("volume")
         if self.grey:
             group.create_dataset(
-                "0", shape=shape, dtype=self.dtype, chunks=_chunks(shape, self.chunk), **compression
+                "0",
+                shape=shape,
+                dtype=self.dtype,
+                chunks=_chunks(shape, self.chunk),
+                **GREY_FILTERS,
             )
         self._file.create_group("labels")
         for name in label_names:
@@ -260,7 +277,7 @@ class VolumeWriter:
             shape=self.shape,
             dtype=np.uint8,
             chunks=_chunks(self.shape, self.chunk),
-            **self._compression,
+            **LABEL_FILTERS,
         )
         self._labels_written[name] = np.zeros(self.shape[0], dtype=bool)
 
@@ -292,7 +309,7 @@ class VolumeWriter:
         self._file[f"labels/{name}/0"][start:stop] = labels
         self._labels_written[name][start:stop] = True
 
-    def _build_pyramid(self, group: h5py.Group, reduce, dtype) -> None:
+    def _build_pyramid(self, group: h5py.Group, reduce, dtype, filters: Mapping) -> None:
         for level in range(1, len(self.levels)):
             src = group[str(level - 1)]
             shape = self.levels[level]
@@ -301,7 +318,7 @@ class VolumeWriter:
                 shape=shape,
                 dtype=dtype,
                 chunks=_chunks(shape, self.chunk),
-                **self._compression,
+                **filters,
             )
             # Read two destination chunks' worth of source slices at a time, so each
             # destination chunk is compressed and written once.
@@ -348,7 +365,7 @@ class VolumeWriter:
                     raise ValueError(f"write_label_slab: label {name!r} is incomplete")
             vol = self._file["volume"]
             if self.grey:
-                self._build_pyramid(vol, _halve_mean, self.dtype)
+                self._build_pyramid(vol, _halve_mean, self.dtype, GREY_FILTERS)
                 for level in range(len(self.levels)):
                     vol[str(level)].attrs["voxel_size_um"] = self.voxel_size_um * 2**level
                     vol[str(level)].attrs["level"] = level
@@ -359,7 +376,9 @@ class VolumeWriter:
             for name in self._labels_written:
                 group = self._file[f"labels/{name}"]
                 how = self.label_reduction
-                self._build_pyramid(group, lambda b, how=how: _halve_labels(b, how), np.uint8)
+                self._build_pyramid(
+                    group, lambda b, how=how: _halve_labels(b, how), np.uint8, LABEL_FILTERS
+                )
                 group.attrs["reduction"] = how
                 for level in range(len(self.levels)):
                     group[str(level)].attrs["voxel_size_um"] = self.voxel_size_um * 2**level
@@ -496,12 +515,16 @@ def read_metadata(path: str | os.PathLike) -> VolumeMetadata:
         )
 
 
-def _slice_of(dataset: h5py.Dataset, axis: int, index: int, rows: slice, cols: slice):
+def _check_slice(shape: tuple[int, ...], axis: int, index: int) -> None:
     if axis not in (0, 1, 2):
         raise ValueError(f"axis: expected 0 (z), 1 (y) or 2 (x), got {axis!r}")
-    n = dataset.shape[axis]
+    n = shape[axis]
     if not 0 <= index < n:
         raise ValueError(f"index: {index} outside 0:{n} along axis {axis}")
+
+
+def _slice_of(dataset: h5py.Dataset, axis: int, index: int, rows: slice, cols: slice):
+    _check_slice(dataset.shape, axis, index)
     sel: list[Any] = [rows, cols]
     sel.insert(axis, int(index))
     return dataset[tuple(sel)]
@@ -561,13 +584,24 @@ def read_preview(path: str | os.PathLike, max_size: int = 128) -> tuple[np.ndarr
 # -- many reads from one process ---------------------------------------------
 
 
+@dataclass
+class _OpenFile:
+    handle: h5py.File
+    mapping: mmap.mmap
+    datasets: dict = field(default_factory=dict)  # (group, level) → h5py.Dataset
+    mapped: dict = field(default_factory=dict)  # (group, level) → MappedChunks or None
+
+
 class OpenVolumes:
     """A per-process LRU of open read-only volume files and their datasets.
 
     Opening an HDF5 file costs about a millisecond and each open dataset keeps its
     own chunk cache, so a server answering many slice requests keeps the files and
     datasets open.  A file is keyed by its path, size and modification time (volume
-    files are never changed, but a path could be re-used after a delete).
+    files are never changed, but a path could be re-used after a delete).  Each file is
+    also mapped read-only: slices of unfiltered datasets (the grey values) are copied
+    from the mapping (:class:`recon.mapped_chunks.MappedChunks`), those of compressed
+    ones (labels) go through h5py and its chunk cache.
 
     Parameters
     ----------
@@ -577,9 +611,9 @@ class OpenVolumes:
         HDF5 chunk cache per open dataset, bytes.  Scrolling through z-slices of a
         volume chunked in 64³ re-reads the same chunks 64 times; a cache that holds
         one layer of chunks (``nx · ny · 64 · itemsize``) decompresses each once
-        (512² float32: 64 MiB).  Caches fill only as chunks are read: the worst case
-        is about ``max_files × 2 × chunk_cache_bytes`` (grey values and one label
-        volume at full resolution), 512 MiB per process with the defaults.
+        (512² uint8 labels: 16 MiB).  Caches fill only as chunks are read: the worst
+        case is about ``max_files × 2 × chunk_cache_bytes`` (a label volume at two
+        levels), 512 MiB per process with the defaults.
     """
 
     def __init__(self, max_files: int = 4, chunk_cache_bytes: int = 64 << 20) -> None:
@@ -589,10 +623,10 @@ class OpenVolumes:
             raise ValueError(f"chunk_cache_bytes: must be >= 0, got {chunk_cache_bytes}")
         self.max_files = int(max_files)
         self.chunk_cache_bytes = int(chunk_cache_bytes)
-        self._files: OrderedDict[tuple, tuple[h5py.File, dict]] = OrderedDict()
+        self._files: OrderedDict[tuple, _OpenFile] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _entry(self, path: str | os.PathLike) -> tuple[h5py.File, dict]:
+    def _entry(self, path: str | os.PathLike) -> _OpenFile:
         path = os.fspath(path)
         stat = os.stat(path)
         key = (path, stat.st_size, stat.st_mtime_ns)
@@ -604,11 +638,15 @@ class OpenVolumes:
             handle = h5py.File(
                 path, "r", rdcc_nbytes=self.chunk_cache_bytes, rdcc_nslots=100_003, rdcc_w0=1.0
             )
-            entry = (handle, {})
+            with open(path, "rb") as raw:
+                mapping = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
+            entry = _OpenFile(handle, mapping)
             self._files[key] = entry
             while len(self._files) > self.max_files:
-                _, (old, _) = self._files.popitem(last=False)
-                old.close()
+                # The mapping is dropped, not closed: a reader in another thread may
+                # still hold a view of it (it closes when the last one goes).
+                _, old = self._files.popitem(last=False)
+                old.handle.close()
             return entry
 
     def dataset(self, path: str | os.PathLike, group: str, level: int) -> h5py.Dataset:
@@ -619,20 +657,51 @@ class OpenVolumes:
         ValueError
             When the file has no such group or level.
         """
-        handle, datasets = self._entry(path)
+        return self._dataset_of(self._entry(path), group, level)
+
+    @staticmethod
+    def _dataset_of(entry: _OpenFile, group: str, level: int) -> h5py.Dataset:
         key = (group, int(level))
-        dataset = datasets.get(key)
+        dataset = entry.datasets.get(key)
         if dataset is None:
-            dataset = _dataset(handle, group, level)
-            datasets[key] = dataset
+            dataset = _dataset(entry.handle, group, level)
+            entry.datasets[key] = dataset
         return dataset
+
+    def region(
+        self,
+        path: str | os.PathLike,
+        group: str,
+        level: int,
+        axis: int,
+        index: int,
+        rows: slice = slice(None),
+        cols: slice = slice(None),
+    ) -> np.ndarray:
+        """A slice or tile of ``<group>/<level>`` (axes as :func:`read_slice`).
+
+        Raises
+        ------
+        ValueError
+            Bad group, level, axis or index.
+        """
+        entry = self._entry(path)
+        dataset = self._dataset_of(entry, group, level)
+        _check_slice(dataset.shape, axis, index)
+        key = (group, int(level))
+        if key not in entry.mapped:
+            entry.mapped[key] = MappedChunks.of(dataset, entry.mapping)
+        reader = entry.mapped[key]
+        if reader is None:
+            return _slice_of(dataset, axis, index, rows, cols)
+        return reader.region(axis, index, rows, cols)
 
     def close(self) -> None:
         """Close every open file."""
         with self._lock:
             while self._files:
-                _, (handle, _) = self._files.popitem()
-                handle.close()
+                _, entry = self._files.popitem()
+                entry.handle.close()
 
 
 open_volumes = OpenVolumes()
@@ -682,7 +751,7 @@ def read_region(
     group = "volume" if label is None else f"labels/{label}"
     if label is not None and (not label or "/" in label):
         raise ValueError(f"label: invalid name {label!r}")
-    return _slice_of(files.dataset(path, group, level), axis, index, rows, cols)
+    return files.region(path, group, level, axis, index, rows, cols)
 
 
 def level_histogram(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import h5py
+import hdf5plugin
 import numpy as np
 import pytest
 
@@ -68,6 +69,35 @@ def test_label_pyramids_by_max_and_by_mode(tmp_path):
         assert half[0, 0] == expected_corner
         assert vs.read_label_slice(path, "remodelling", 0, 1, level=1)[1, 1] == expected_block
         assert vs.read_metadata(path).labels["remodelling"] == [(8, 8, 8), (4, 4, 4), (2, 2, 2)]
+
+
+def _filter_ids(dataset: h5py.Dataset) -> list[int]:
+    plist = dataset.id.get_create_plist()
+    return [plist.get_filter(k)[0] for k in range(plist.get_nfilters())]
+
+
+def test_grey_values_are_stored_unfiltered_and_labels_with_lz4(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.zeros((64, 64, 64), np.uint8)
+    labels[10:40, 5:50, 20:30] = 2
+    path = tmp_path / "v.h5"
+    vs.write_volume(
+        path,
+        rng.normal(1.0, 0.3, (64, 64, 64)).astype(np.float32),
+        5.0,
+        "1/cm",
+        labels={"segmentation": labels},
+        chunk=32,
+        min_level_size=8,
+    )
+    with h5py.File(path, "r") as f:
+        for level in ("0", "1", "2", "3"):
+            assert _filter_ids(f[f"volume/{level}"]) == []
+            assert _filter_ids(f[f"labels/segmentation/{level}"]) == [hdf5plugin.LZ4_ID]
+        # The uint8 classes shrink many times; the grey values occupy their raw size.
+        assert f["labels/segmentation/0"].id.get_storage_size() < labels.nbytes / 20
+        assert f["volume/0"].id.get_storage_size() == 64**3 * 4
+    np.testing.assert_array_equal(vs.read_label_slice(path, "segmentation", 0, 20), labels[20])
 
 
 def test_metadata_carries_units_calibration_provenance_and_chunks(tmp_path):

@@ -927,15 +927,17 @@ async function start() {
       });
   }
 
-  const quick = new QuickSlices(quickCanvas, BACKGROUND);
+  const quick = new QuickSlices(quickCanvas, $("viewer-first"), BACKGROUND);
   function showQuickSlices() {
-    const plans = quickPlans();
+    const plans = quick.served ? null : quickPlans();
+    const expected = plans ? plans.length : VIEWS.length;
     let drawn = 0;
-    const shown = quick.show(plans, COLOUR_MAPS.indexOf(s.cmap), dpr, () => {
+    const onDrawn = () => {
       markFirstSlice();
       drawn += 1;
-      if (drawn === plans.length) performance.mark("nanoscope:quick-slices");
-    });
+      if (drawn === expected) performance.mark("nanoscope:quick-slices");
+    };
+    const shown = plans ? quick.show(plans, COLOUR_MAPS.indexOf(s.cmap), dpr, onDrawn) : quick.whenServed(onDrawn);
     // WebGL starts when they are drawn, or after QUICK_WAIT_MS if the server is slow.
     return Promise.race([shown, new Promise((resolve) => setTimeout(resolve, QUICK_WAIT_MS))]);
   }

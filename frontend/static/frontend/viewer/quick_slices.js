@@ -1,9 +1,13 @@
 // The first picture before WebGL is ready: each view's slice as the server's 8-bit PNG
-// (window/level applied by the server) drawn on a 2-D canvas above the WebGL canvas.
-// Software WebGL needs a few hundred milliseconds to create its context and compile its
-// shaders; these images need neither.  The WebGL views take over once they show their
-// own slices, and the 2-D canvas is hidden (the same slice, level and window, so the
-// picture does not change at the handover).
+// (window/level applied by the server).  Software WebGL needs a few hundred milliseconds
+// to create its context and compile its shaders; these images need neither.
+//
+// With no view in the address the page itself carries the middle slices as <img>
+// elements placed by CSS (viewer.html, viewer.css): they are on screen with the first
+// paint, before any script runs.  With a view in the address (a shared link) they are
+// hidden, and the slices that view asks for are drawn here on a 2-D canvas above the
+// WebGL canvas.  The WebGL views take over once they show their own slices, and both are
+// hidden (the same slice, level and window, so the picture does not change).
 
 import { colourMapBytes } from "./gl.js";
 
@@ -41,12 +45,34 @@ function coloured(image, lutRow) {
 export class QuickSlices {
   /**
    * @param {HTMLCanvasElement} canvas - sized like the WebGL canvas, above it
+   * @param {HTMLElement} pictures - the page's own first slices (<img> elements)
    * @param {number[]} background - RGB in 0…1 of an empty view
    */
-  constructor(canvas, background) {
+  constructor(canvas, pictures, background) {
     this.canvas = canvas;
+    this.pictures = pictures;
     this.fill = `rgb(${background.map((c) => Math.round(255 * c)).join(",")})`;
     this.done = false;
+  }
+
+  /** Whether the page shows its own middle slices (no view in the address). */
+  get served() {
+    return getComputedStyle(this.pictures).display !== "none";
+  }
+
+  /**
+   * Wait for the page's own slices to be decoded (the browser draws them).
+   * @param {function(): void} onDrawn - called after each
+   * @returns {Promise<number>} how many were decoded
+   */
+  async whenServed(onDrawn) {
+    const one = async (image) => {
+      await image.decode();
+      if (!this.done) onDrawn();
+      return true;
+    };
+    const results = await Promise.allSettled([...this.pictures.querySelectorAll("img")].map(one));
+    return results.filter((r) => r.status === "fulfilled").length;
   }
 
   /**
@@ -92,9 +118,10 @@ export class QuickSlices {
     ctx.restore();
   }
 
-  /** WebGL shows the slices now: hide the 2-D pictures and draw no more of them. */
+  /** WebGL shows the slices now: hide the first pictures and draw no more of them. */
   hide() {
     this.done = true;
     this.canvas.hidden = true;
+    this.pictures.hidden = true;
   }
 }
