@@ -638,8 +638,12 @@ class OpenVolumes:
             handle = h5py.File(
                 path, "r", rdcc_nbytes=self.chunk_cache_bytes, rdcc_nslots=100_003, rdcc_w0=1.0
             )
-            with open(path, "rb") as raw:
-                mapping = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                with open(path, "rb") as raw:
+                    mapping = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
+            except BaseException:
+                handle.close()
+                raise
             entry = _OpenFile(handle, mapping)
             self._files[key] = entry
             while len(self._files) > self.max_files:
