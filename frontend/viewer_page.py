@@ -70,14 +70,12 @@ def _number(value: float) -> str:
     return f"{value:.9g}"
 
 
-def _inline_png(volume: Volume, axis: int, index: int, level: int) -> str:
-    """The slice's PNG as a ``data:`` URL, else (unreadable file) its endpoint's URL."""
+def _inline_png(volume: Volume, axis: int, index: int, level: int, url: str) -> str:
+    """The slice's PNG as a ``data:`` URL, else (unreadable file) ``url``, its endpoint's."""
     try:
         png = windowed_png(volume, axis, index, level)
     except (OSError, ValueError):  # a missing file is the integrity check's business
-        return reverse("viewer:slice", args=[volume.pk]) + (
-            f"?axis={'zyx'[axis]}&index={index}&level={level}&fmt=png"
-        )
+        return url
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
@@ -125,7 +123,7 @@ def first_slices(volume: Volume, inline: bool = True) -> list[dict]:
             {
                 "view": view,
                 "url": url,
-                "src": _inline_png(volume, axis, index, level) if inline else url,
+                "src": _inline_png(volume, axis, index, level, url) if inline else url,
                 "flip": flip,
                 "rows": rows,
                 "cols": cols,
