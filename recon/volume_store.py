@@ -18,10 +18,12 @@ volumes are compressed with LZ4 (hdf5plugin; uint8 classes shrink tens of
 times).  Grey values are stored unfiltered: reconstructed float32 values carry
 noise in every bit below the first few, so LZ4 saves nothing (ratio 1.00 on the
 demo's reconstructions), while a compressed chunk must be read and decoded whole
-— 256 MiB for one 1024² slice through 64³ float32 chunks, ~150 ms — where HDF5
-reads an unfiltered chunk's selected part straight from the file (~20 ms;
-``bench.recon_volume_store``, ``bench.viewer_slices``).  The ``multiscales`` attribute follows the
-OME-NGFF 0.4 description of a pyramid (axes, per-level scale and translation).
+— 256 MiB for one 1024² slice through 64³ float32 chunks, ~150 ms — where a slice
+of unfiltered chunks is copied from the memory-mapped file, only the bytes it
+shows (:mod:`recon.mapped_chunks`, 1–15 ms; ``bench.viewer_slices``).
+
+The ``multiscales`` attribute follows the OME-NGFF 0.4 description of a pyramid
+(axes, per-level scale and translation).
 
 A file is written under a temporary name beside its final path and renamed
 when complete; :meth:`VolumeWriter.close` returns its sha256.  The writer takes

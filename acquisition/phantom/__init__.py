@@ -5,7 +5,14 @@ from .materials import Tissue, attenuation_per_cm, density_from_attenuation
 from .remodel import phantom_at, phantom_series
 from .sites import SITES, site_anatomy
 from .treatments import AGENT_EFFECTS, TreatmentSpec, turnover_rates, unknown_agents
-from .truth import GroundTruth, ground_truth, read_truth, truth_path_for, write_truth
+from .truth import (
+    GroundTruth,
+    ground_truth,
+    read_truth,
+    remodelling_rates,
+    truth_path_for,
+    write_truth,
+)
 
 __all__ = [
     "AGENT_EFFECTS",
@@ -22,6 +29,7 @@ __all__ = [
     "phantom_at",
     "phantom_series",
     "read_truth",
+    "remodelling_rates",
     "site_anatomy",
     "truth_path_for",
     "turnover_rates",

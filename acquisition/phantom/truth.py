@@ -37,7 +37,14 @@ from .generate import BonePhantom
 from .remodel import phantom_series
 from .treatments import TreatmentSpec
 
-__all__ = ["GroundTruth", "ground_truth", "read_truth", "truth_path_for", "write_truth"]
+__all__ = [
+    "GroundTruth",
+    "ground_truth",
+    "read_truth",
+    "remodelling_rates",
+    "truth_path_for",
+    "write_truth",
+]
 
 _MASKS = ("bone_mask", "formed", "resorbed", "trabecular_voi")
 _SCAN_SUFFIXES = (".h5", ".hdf5", ".nxs", ".nx5")
@@ -62,6 +69,19 @@ class GroundTruth:
     bfr_bv_pct_per_day: float
     brr_bv_pct_per_day: float
     treatments: tuple[TreatmentSpec, ...] = ()
+
+
+def remodelling_rates(before: np.ndarray, after: np.ndarray, days: int) -> tuple[float, float]:
+    """BFR/BV and BRR/BV (%/day) between two bone masks ``days`` apart.
+
+    Formed voxels (bone in ``after`` only) and resorbed voxels (in ``before`` only), each
+    over the bone voxels of ``before`` and per day: the phantom's definition of the truth
+    (masks of any shape, e.g. restricted to a region).
+    """
+    per_day = 100.0 / max(int(np.count_nonzero(before)), 1) / days
+    formed = np.count_nonzero(after & ~before)
+    resorbed = np.count_nonzero(before & ~after)
+    return float(formed * per_day), float(resorbed * per_day)
 
 
 def _trabecular(phantom: BonePhantom) -> np.ndarray:
@@ -104,9 +124,7 @@ def ground_truth(
     else:
         bone_before = _trabecular(phantoms[0])
         formed, resorbed = bone_now & ~bone_before, bone_before & ~bone_now
-        per_day = 100.0 / max(int(np.count_nonzero(bone_before)), 1) / (day - previous_day)
-        bfr = np.count_nonzero(formed) * per_day
-        brr = np.count_nonzero(resorbed) * per_day
+        bfr, brr = remodelling_rates(bone_before, bone_now, day - previous_day)
     return GroundTruth(
         site=now.site,
         seed=now.seed,

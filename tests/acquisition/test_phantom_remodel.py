@@ -15,6 +15,7 @@ from acquisition.phantom import (
     phantom_at,
     phantom_series,
     read_truth,
+    remodelling_rates,
     truth_path_for,
     turnover_rates,
     unknown_agents,
@@ -74,6 +75,17 @@ def test_ground_truth_changes_add_up_exactly(base):
     )
     # OVX by week 3–4: resorption above formation, both near the model's 2.5 and 3.7 %/day.
     assert 1.5 < truth.bfr_bv_pct_per_day < truth.brr_bv_pct_per_day < 4.0
+
+
+def test_remodelling_rates_count_formed_and_resorbed_over_baseline_bone_per_day():
+    before = np.zeros((10, 10, 10), bool)
+    before[:5] = True  # 500 bone voxels
+    after = before.copy()
+    after[5, :2] = True  # 20 formed
+    after[0, :3] = False  # 30 resorbed
+    # 20 / 500 over 4 days = 1 %/day; 30 / 500 / 4 = 1.5 %/day.
+    assert remodelling_rates(before, after, 4) == pytest.approx((1.0, 1.5))
+    assert remodelling_rates(np.zeros_like(before), after, 1)[1] == 0.0  # no bone: no 0-division
 
 
 def test_baseline_truth_has_no_changes_and_nan_rates(base):

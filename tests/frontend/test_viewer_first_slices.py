@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from frontend.viewer_page import first_slices
 from tests.viewer.conftest import VOXEL_UM, make_volume, ramp
-from tests.viewer.page_probes import CANVAS_PIXEL, viewer_opener, voxel_centre
+from tests.viewer.page_probes import CANVAS_PIXEL, NO_WEBGL2, viewer_opener, voxel_centre
 
 SHAPE = (24, 20, 16)  # z, y, x
 
@@ -122,11 +122,11 @@ def open_viewer(world, chromium, live_server):
         yield open_
 
 
-def _assert_same_picture(page, probe: str, first_picture) -> None:
+def _assert_same_picture(page, probe: str, first_picture, probes=PROBES) -> None:
     """At voxel centres in every view, the first picture (the server's 8-bit PNG with
     its window) and WebGL's (u16 values, window in the shader) agree within two grey
-    levels of rounding."""
-    for name, voxel in PROBES:
+    levels of rounding.  ``first_picture(view name, x, y)`` gives ``probe``'s argument."""
+    for name, voxel in probes:
         x, y = page.evaluate(
             "([n, p]) => window.nanoscope.toScreen(n, p)", [name, voxel_centre(*voxel)]
         )
@@ -208,13 +208,12 @@ def test_a_view_in_the_address_is_drawn_first_on_the_canvas(world, open_viewer):
     )
     assert [n.split("?")[1].split("&")[1] for n in z_slices] == ["index=20"]
     page.evaluate("() => { document.getElementById('viewer-quick').hidden = false; }")
-    for name, voxel in [("Axial", (20, 5, 3)), ("Coronal", (4, 5, 13)), ("Sagittal", (20, 17, 8))]:
-        x, y = page.evaluate(
-            "([n, p]) => window.nanoscope.toScreen(n, p)", [name, voxel_centre(*voxel)]
-        )
-        png = page.evaluate(CANVAS_PIXEL, ["viewer-quick", x, y])
-        webgl = page.evaluate(CANVAS_PIXEL, ["viewer-gl", x, y])
-        assert png[3] == 255 and max(abs(a - b) for a, b in zip(png, webgl, strict=True)) <= 2
+    _assert_same_picture(
+        page,
+        CANVAS_PIXEL,
+        lambda name, x, y: ["viewer-quick", x, y],
+        [("Axial", (20, 5, 3)), ("Coronal", (4, 5, 13)), ("Sagittal", (20, 17, 8))],
+    )
     assert page.errors == []
 
 
@@ -222,12 +221,7 @@ def test_a_view_in_the_address_is_drawn_first_on_the_canvas(world, open_viewer):
 @pytest.mark.django_db(transaction=True)
 def test_without_webgl2_the_pages_own_slices_stay_beside_the_message(world, open_viewer):
     volume = make_volume(world.session, "ramp", ramp())
-    no_webgl2 = """
-      const original = HTMLCanvasElement.prototype.getContext;
-      HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
-        return kind === 'webgl2' ? null : original.call(this, kind, ...rest);
-      };"""
-    page = open_viewer(volume, init_script=no_webgl2)
+    page = open_viewer(volume, init_script=NO_WEBGL2)
     page.locator("#viewer-nogl").wait_for(state="visible")
     assert "still pictures" in page.locator("#viewer-nogl").inner_text()
     page.wait_for_function(

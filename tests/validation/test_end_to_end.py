@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from acquisition.phantom import make_phantom, phantom_series
+from acquisition.phantom import make_phantom, phantom_series, remodelling_rates
 from analysis.measurement import measure_remodelling_pair, measure_static, normalise_parameters
 from tests.validation.simulate import PHANTOM_SHAPE, VOXEL_UM, inscribed_box, inset_region
 from tests.validation.study import DEMO_TREATMENTS, StudyScans
@@ -65,12 +65,6 @@ TOLERANCE = 0.10  # relative, issue 5
 def scans(tmp_path_factory) -> StudyScans:
     """The module's scans (reconstructed, calibrated), made when first asked for."""
     return StudyScans(SITE, tmp_path_factory.mktemp("validation"))
-
-
-def _true_rates(before: np.ndarray, after: np.ndarray, days: int) -> tuple[float, float]:
-    """BFR/BV and BRR/BV (%/day) of two true bone masks, as the phantom's truth defines them."""
-    per_day = 100.0 / max(int(before.sum()), 1) / days
-    return float((after & ~before).sum() * per_day), float((before & ~after).sum() * per_day)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +88,7 @@ def series(scans):
             zip(SERIES_DAYS, phantom_series(base, treatments, SERIES_DAYS), strict=True)
         )
         for before, after in zip(SERIES_DAYS[:-1], SERIES_DAYS[1:], strict=True):
-            truth = _true_rates(
+            truth = remodelling_rates(
                 phantoms[before].trabecular_bone & region,
                 phantoms[after].trabecular_bone & region,
                 after - before,

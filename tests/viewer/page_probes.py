@@ -13,6 +13,13 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
+# An init script that makes the page's browser offer no WebGL2 context.
+NO_WEBGL2 = """
+  const original = HTMLCanvasElement.prototype.getContext;
+  HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+    return kind === 'webgl2' ? null : original.call(this, kind, ...rest);
+  };"""
+
 
 def _let_requests_finish(page, timeout_s: float = 10.0) -> None:
     """Wait (bounded) until every request the page sent has its whole answer."""

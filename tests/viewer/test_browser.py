@@ -16,6 +16,7 @@ from studies import models as m
 from tests.viewer.conftest import CALIBRATION, make_volume, ramp
 from tests.viewer.page_probes import (
     ALL_VIEWS_DRAWN,
+    NO_WEBGL2,
     PIXEL,
     REGION_STATS,
     viewer_opener,
@@ -144,12 +145,7 @@ def test_swipe_compares_two_time_points(world, volume, open_viewer):
 
 
 def test_a_browser_without_webgl2_is_told_so(volume, open_viewer):
-    no_webgl2 = """
-      const original = HTMLCanvasElement.prototype.getContext;
-      HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
-        return kind === 'webgl2' ? null : original.call(this, kind, ...rest);
-      };"""
-    page = open_viewer(volume, init_script=no_webgl2)
+    page = open_viewer(volume, init_script=NO_WEBGL2)
     message = page.locator("#viewer-nogl")
     message.wait_for(state="visible")
     assert "WebGL2" in message.inner_text()
