@@ -170,9 +170,9 @@ def test_the_fast_variant_is_the_exact_one_to_float_rounding(case):
     assert np.abs(fast - exact).max() < 1e-4 * np.abs(exact).max()
 
 
-def test_the_default_variant_is_exact_and_unknown_ones_are_refused():
+def test_the_default_variant_is_fast_and_unknown_ones_are_refused():
     gpu = get_backend("gpu")
-    assert gpu.DEFAULT_VARIANT == "exact"
+    assert gpu.DEFAULT_VARIANT == "fast"
     filtered, kg, volume, upsampling = _filtered_case("cone")
     with pytest.raises(ValueError, match="variant"):
         _backproject(gpu, filtered, kg, volume, upsampling, variant="textures")

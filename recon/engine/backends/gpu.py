@@ -2,10 +2,10 @@
 
 The kernels mirror :mod:`.cpu` one to one — the same hoisted column mapping,
 the same zero-padded transposed projection layout ``[angle, col, row]`` and the
-same bilinear weights — so the two backends agree to rounding; the FDK
-backprojection has faster variants that trade some of that agreement for speed
-(:data:`DEFAULT_VARIANT` lists them, ``bench/recon_fdk_gpu.py --variants`` measures
-them).  CuPy compiles
+same bilinear weights — so the two backends agree to rounding.  The FDK
+backprojection comes in variants (:data:`DEFAULT_VARIANT` lists them with their
+figures, ``bench/recon_fdk_gpu.py --variants`` measures them); the default reads the
+mapping as float coefficients precomputed per angle and still agrees to 2e-6.  CuPy compiles
 for the device it finds (no pinned architecture, no compiler toolchain on the
 user's machine).  This module imports CuPy at import time; it is only imported
 by :func:`recon.engine.backends.get_backend` when a device is present.
@@ -38,23 +38,24 @@ column_upsampling_for = cpu.column_upsampling_for
 _BLOCK = (16, 8, 1)
 _BP_BLOCK = (32, 4, 1)
 
-DEFAULT_VARIANT = "exact"
+DEFAULT_VARIANT = "fast"
 """The backprojection kernel :func:`backproject_fdk` runs when no ``variant`` is given —
-and so the one ``fdk``/``fbp`` use.  A key of :data:`VARIANTS`:
+and so the one ``fdk``/``fbp`` use.  A key of :data:`VARIANTS`; figures at 512³ × 720
+projections of 512², 8 z-voxels per thread, on an H100 (``bash bench/gpu_check.sh``):
 
 * ``"exact"``: the CPU's double-precision column mapping and range clip per thread and
-  angle (176 G voxel-updates/s at 512³ × 720 on an H200; agrees with the CPU to 1e-3);
-* ``"fast"``: the same mapping as float coefficients precomputed per angle on the host
-  (:func:`.cuda_kernels.fast_coefficients`), voxels outside the detector masked;
-  positions within ~1e-4 pixel of ``"exact"``;
-* ``"texture"``: the exact mapping with the texture units' bilinear interpolation (340 G
-  voxel-updates/s on that H200, but its 8-bit weights put it 1.4–1.6e-3 from the CPU on
-  a sharp phantom, outside the 1e-3 promise);
+  angle: 171 G voxel-updates/s, 1.1e-6 from the CPU;
+* ``"fast"`` (the default): the same mapping as float coefficients precomputed per angle
+  on the host (:func:`.cuda_kernels.fast_coefficients`), voxels outside the detector
+  masked: 468 G voxel-updates/s (0.21 s), 2.3e-6 from the CPU, 0.44 s end to end;
+* ``"texture"``: the exact mapping with the texture units' bilinear interpolation:
+  336–421 G voxel-updates/s, but its 8-bit weights put it 1.3–2.1e-3 from the CPU on a
+  sharp phantom, outside the 1e-3 promise;
 * ``"texture2x"``: the fast mapping reading a texture of the projections upsampled 2x
-  along both axes (:func:`.cuda_kernels.upsample_layout_2x`), which halves that error.
+  along both axes (:func:`.cuda_kernels.upsample_layout_2x`): within 6.5e-4 of the CPU
+  but 117–186 G voxel-updates/s (the upsampling and four times the texture traffic).
 
-``bench/recon_fdk_gpu.py --variants`` measures the speed and the CPU agreement of each;
-the default stays ``"exact"`` until a device measures another meeting both goals."""
+``bench/recon_fdk_gpu.py --variants`` measures the speed and the CPU agreement of each."""
 
 
 @functools.cache
