@@ -4,8 +4,8 @@
 #   bash bench/gpu_check.sh 2>&1 | tee gpu_check.log
 #
 # Finds a Python that has numpy/CuPy (the image's own, where it has them), installs
-# what is missing from the package index (pip --target, where an index is
-# reachable; set PYTHON=... to choose the interpreter), runs the gpu-marked tests (CPU ↔
+# what is missing from the package index or from wheels carried in .whl/ (pip --target;
+# set PYTHON=... to choose the interpreter), runs the gpu-marked tests (CPU ↔
 # GPU agreement, every backprojection variant within its tolerance) and the 512³ × 720
 # GPU FDK benchmark of every variant (speed, CPU agreement, end to end, which meet the
 # goals).  Prints everything; a failing step is reported and the script goes on.
@@ -37,21 +37,32 @@ echo "using $PY ($($PY --version 2>&1))"
 
 have() { $PY -c "$1" >/dev/null 2>&1; }
 SITE=/tmp/nanoscope-gpu-site
-install() {  # pip install "$@" into $SITE with bounded time; report, never abort
+pip_target() {  # pip install --target $SITE with bounded time; 0 when it installed
+    timeout 240 $PY -m pip install -q --disable-pip-version-check --timeout 20 --retries 1 \
+        --target "$SITE" "$@" >/tmp/gpu_check_pip.log 2>&1
+}
+install() {  # install "$@" into $SITE: carried wheels, else the index; report, never abort
     echo "pip install --target $SITE $*"
-    if timeout 240 $PY -m pip install -q --disable-pip-version-check --timeout 20 --retries 1 \
-            --target "$SITE" "$@" >/tmp/gpu_check_pip.log 2>&1; then
+    # Wheels carried in .whl/ serve a machine that reaches no index; their dependencies
+    # are this script's other requirements (pip --target would not see them installed).
+    if pip_target --no-index --no-deps --find-links .whl "$@" || pip_target "$@"; then
         echo "pip finished"
     else
         echo "pip FAILED (continuing with what is there):"
+        tail -5 /tmp/gpu_check_pip.log
     fi
-    tail -5 /tmp/gpu_check_pip.log
     export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 }
-if ! have "import numpy, scipy, numba, skimage, pytest"; then
-    step "installing the numeric requirements"
-    install numpy scipy numba scikit-image pytest \
-        $(grep -E '^(numpy|scipy|numba|scikit-image)==' requirements.txt)
+# Install only what is missing (module:package), pinned as requirements.txt pins it.
+missing=()
+for pair in numpy:numpy scipy:scipy numba:numba skimage:scikit-image h5py:h5py \
+        hdf5plugin:hdf5plugin pytest:pytest; do
+    module=${pair%%:*}; package=${pair#*:}
+    have "import $module" || missing+=("$(grep -E "^$package==" requirements.txt || echo "$package")")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    step "installing the missing requirements: ${missing[*]}"
+    install "${missing[@]}"
 fi
 if ! have "import cupy; assert cupy.cuda.runtime.getDeviceCount() > 0"; then
     step "installing CuPy"
@@ -61,7 +72,7 @@ fi
 step "versions"
 $PY - <<'PY' 2>&1
 import importlib
-for name in ("numpy", "scipy", "numba", "skimage", "pytest", "cupy"):
+for name in ("numpy", "scipy", "numba", "skimage", "h5py", "hdf5plugin", "pytest", "cupy"):
     try:
         m = importlib.import_module(name)
         print(f"{name:8s} {getattr(m, '__version__', '?')}")
@@ -77,10 +88,10 @@ from recon.engine.backends import gpu_available, get_backend
 print("gpu_available:", gpu_available(), "auto backend:", get_backend("auto").name)
 PY
 
-step "gpu-marked tests (CPU vs GPU within 1e-3; each variant within its tolerance)"
+step "gpu-marked tests (CPU vs GPU within 1e-3; each variant within its tolerance; the pipeline)"
 # --noconftest: the project-wide conftest needs Django and servers, not needed here.
 if timeout 240 $PY -m pytest -p no:cacheprovider --noconftest -o addopts="" -m gpu -v -rs \
-        tests/recon/test_gpu_backend.py 2>&1; then
+        tests/recon/test_gpu_backend.py tests/recon/test_gpu_pipeline.py 2>&1; then
     status+=("tests: PASSED")
 else
     status+=("tests: FAILED or timed out (rc=$?)")

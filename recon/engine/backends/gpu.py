@@ -47,7 +47,8 @@ projections of 512², 8 z-voxels per thread, on an H100 (``bash bench/gpu_check.
   angle: 171 G voxel-updates/s, 1.1e-6 from the CPU;
 * ``"fast"`` (the default): the same mapping as float coefficients precomputed per angle
   on the host (:func:`.cuda_kernels.fast_coefficients`), voxels outside the detector
-  masked: 468 G voxel-updates/s (0.21 s), 2.3e-6 from the CPU, 0.44 s end to end;
+  masked: 468 G voxel-updates/s (0.21 s), 2.3e-6 from the CPU, 0.40–0.44 s end to end
+  (H200: 483 G voxel-updates/s, 0.49 s);
 * ``"texture"``: the exact mapping with the texture units' bilinear interpolation:
   336–421 G voxel-updates/s, but its 8-bit weights put it 1.3–2.1e-3 from the CPU on a
   sharp phantom, outside the 1e-3 promise;
