@@ -27,8 +27,8 @@ import numpy as np
 from bench.recon_common import micro_ct_geometry, peak_rss_mib, sphere_error, sphere_projections
 from recon.engine.backends import cpu, get_backend, gpu_available
 from recon.engine.fdk import _filter_batch, fdk, projection_weights
-from recon.engine.geometry import ConeBeamGeometry, ParallelBeamGeometry, default_volume
-from tests.recon.phantoms import project, shepp_logan_3d
+from recon.engine.geometry import default_volume
+from tests.recon.backprojection_cases import CASES, backproject, filtered_case
 
 SPEED_GOAL = 300.0
 """G voxel-updates/s the FDK backprojection should reach at 512³ × 720."""
@@ -37,11 +37,10 @@ END_TO_END_GOAL_S = 2.0
 AGREEMENT_GOAL = 1e-3
 """``max |gpu - cpu| / max |cpu|`` the engine promises."""
 VARIANT_Z_PER_THREAD = (8, 16)
-ACCURACY_CASES = ("cone", "cone, tilted", "parallel")
 ACCURACY_SIZE = 64
-ACCURACY_ANGLES = 180
-"""Projections of the accuracy cases: the test suite's sampling (2° cone, 1° parallel).
-The texture variants' error grows as angles get fewer (at 90: 1.4–1.6x in a CPU emulation)."""
+"""Detector and volume size of the accuracy cases (``tests.recon.backprojection_cases``:
+180 projections, the test suite's sampling; the texture variants' error grows as angles
+get fewer, 1.4–1.6x at 90 in a CPU emulation)."""
 
 
 def _kernel_seconds(gpu, proj, kg, volume, repeats: int, **options) -> list[float]:
@@ -65,51 +64,30 @@ def _kernel_seconds(gpu, proj, kg, volume, repeats: int, **options) -> list[floa
 
 
 def _accuracy_case(case: str) -> tuple:
-    """``(filtered, kernel geometry, volume, L, cpu backprojection)`` of one small case."""
-    n = ACCURACY_SIZE
-    angles = np.linspace(0.0, 360.0, ACCURACY_ANGLES, endpoint=False)
-    if case == "parallel":
-        geometry = ParallelBeamGeometry((n, n), 10.0, angles / 2.0)
-    else:
-        tilt = {"offset_u_um": 33.0, "detector_tilt_deg": 1.5} if case == "cone, tilted" else {}
-        geometry = ConeBeamGeometry((n, n), 20.0, angles, sod_um=3000.0, sdd_um=6000.0, **tilt)
-    projections = project(shepp_logan_3d(0.4 * n * 10.0), geometry)
-    kg = geometry.kernel_geometry()
-    upsampling = cpu.column_upsampling_for(kg)
-    weights = projection_weights(geometry)
-    filtered = _filter_batch(projections, geometry, weights, "ram-lak", None, upsampling)
-    volume = default_volume(geometry)
-    reference = cpu.backproject_fdk(filtered, kg, volume, column_upsampling=upsampling)
-    return filtered, kg, volume, upsampling, reference
+    """``(filtered, kernel geometry, volume, L)`` of one small case and its CPU result."""
+    filtered = filtered_case(case, ACCURACY_SIZE)
+    return filtered, backproject(cpu, *filtered)
 
 
 def _agreement(gpu, case: tuple, variant: str, z_per_thread: int) -> float:
     """``max |gpu - cpu| / max |cpu|`` of one variant on one small case."""
-    filtered, kg, volume, upsampling, reference = case
-    acc = gpu.backproject_layout(
-        gpu.layout(filtered),
-        kg,
-        volume,
-        column_upsampling=upsampling,
-        variant=variant,
-        z_per_thread=z_per_thread,
-    )
-    result = gpu.finish_volume(acc).transpose(1, 2, 0)  # (y, x, z) like the CPU accumulator
+    filtered, reference = case
+    result = backproject(gpu, *filtered, variant=variant, z_per_thread=z_per_thread)
     return float(np.abs(result - reference).max() / np.abs(reference).max())
 
 
 def _variant_table(gpu, proj, kg, volume, n_angles: int, repeats: int) -> dict[str, bool]:
     """Time and check every variant; returns whether each met the kernel goals."""
     t = time.perf_counter()
-    cases = {case: _accuracy_case(case) for case in ACCURACY_CASES}
+    cases = {case: _accuracy_case(case) for case in CASES}
     print(
-        f"CPU references ({ACCURACY_SIZE}³ x {ACCURACY_ANGLES} Shepp–Logan: "
-        f"{', '.join(ACCURACY_CASES)}) in {time.perf_counter() - t:.1f} s"
+        f"CPU references ({ACCURACY_SIZE}³ x 180 Shepp–Logan: "
+        f"{', '.join(CASES)}) in {time.perf_counter() - t:.1f} s"
     )
     updates = float(np.prod(volume.shape)) * n_angles
     print(
         f"{'variant':10s} {'zper':>4s} {'kernel s':>9s} {'G upd/s':>8s}   "
-        f"max|gpu-cpu|/max|cpu|: {' / '.join(ACCURACY_CASES)}   goals"
+        f"max|gpu-cpu|/max|cpu|: {' / '.join(CASES)}   goals"
     )
     meets = {}
     for variant in gpu.VARIANTS:

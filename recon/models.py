@@ -72,7 +72,11 @@ class Volume(models.Model):
 
     @classmethod
     def record_file(
-        cls, session: ScanSession, relative_path, sha256: str, kind: str = "reconstruction"
+        cls,
+        session: ScanSession,
+        relative_path,
+        sha256: str,
+        kind: str = VolumeKind.RECONSTRUCTION,
     ) -> Volume:
         """Record a volume file already written under the data root.
 

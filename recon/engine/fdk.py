@@ -137,11 +137,7 @@ def _filter_batch(
     if backend is not None and hasattr(backend, "weight_and_filter"):
         n_pad = filter_length(geometry.ncols)
         response = ramp_filter(geometry.ncols, spacing_cm, window, upsampling)
-        if upsampling == 1:
-            return backend.weight_and_filter(rows, weights, cos_weight, response, n_pad)
-        return backend.weight_and_filter(
-            rows, weights, cos_weight, response, n_pad, upsampling=upsampling
-        )
+        return backend.weight_and_filter(rows, weights, cos_weight, response, n_pad, upsampling)
     p = rows * weights[:, None, :]
     if cos_weight is not None:
         p *= cos_weight[None]
@@ -222,7 +218,7 @@ def _reconstruct(
         weights = np.pad(weights, ((0, 0), pad))
         sub = sub.pad_columns(*pad)
     kg = sub.kernel_geometry()
-    upsampling = be.column_upsampling_for(kg) if hasattr(be, "column_upsampling_for") else 1
+    upsampling = be.column_upsampling_for(kg)
     acc = None
     for a0 in range(0, geometry.n_angles, angle_batch):
         a1 = min(a0 + angle_batch, geometry.n_angles)
@@ -232,10 +228,7 @@ def _reconstruct(
         filtered = _filter_batch(rows, sub, weights[a0:a1], filter, be, upsampling)
         del rows
         batch_kg = kg._replace(cos=kg.cos[a0:a1], sin=kg.sin[a0:a1])
-        if upsampling == 1:
-            acc = be.backproject_fdk(filtered, batch_kg, volume, acc)
-        else:
-            acc = be.backproject_fdk(filtered, batch_kg, volume, acc, column_upsampling=upsampling)
+        acc = be.backproject_fdk(filtered, batch_kg, volume, acc, column_upsampling=upsampling)
         del filtered
     return be.finish_volume(acc)
 

@@ -127,13 +127,14 @@ def apply_ramp_filter(
     p = np.asarray(projections, dtype=np.float32)
     n_cols = p.shape[-1]
     response = ramp_filter(n_cols, spacing_cm, window, upsampling).astype(np.float32)
-    n_long = int(upsampling) * filter_length(n_cols)
+    n_pad = filter_length(n_cols)
+    n_long = int(upsampling) * n_pad
     n_out = int(upsampling) * n_cols
     rows = p.reshape(-1, n_cols)
     out = np.empty((rows.shape[0], n_out), dtype=np.float32)
     for r0 in range(0, rows.shape[0], FFT_CHUNK_ROWS):
         chunk = rows[r0 : r0 + FFT_CHUNK_ROWS]
-        spectrum = scipy.fft.rfft(chunk, n=filter_length(n_cols), axis=-1, workers=_workers())
+        spectrum = scipy.fft.rfft(chunk, n=n_pad, axis=-1, workers=_workers())
         spectrum *= response
         # A longer inverse transform zero-extends the spectrum: band-limited interpolation.
         out[r0 : r0 + FFT_CHUNK_ROWS] = scipy.fft.irfft(

@@ -11,16 +11,16 @@ import pytest
 
 from recon.engine.backends import cpu, get_backend, gpu_available
 from recon.engine.backends.cuda_kernels import VARIANTS
-from recon.engine.fdk import _filter_batch, fbp, fdk, projection_weights
+from recon.engine.fdk import fbp, fdk
 from recon.engine.geometry import (
     ConeBeamGeometry,
-    ParallelBeamGeometry,
     VolumeGeometry,
     default_volume,
 )
 from recon.engine.iterative import cgls
 from recon.engine.projector import Projector
 
+from .backprojection_cases import CASES, backproject, case_geometry, filtered_case
 from .phantoms import project, shepp_logan_3d
 
 pytestmark = [
@@ -61,7 +61,7 @@ def test_fdk_gpu_matches_cpu(kwargs):
 @pytest.mark.parametrize("z", [slice(0, N), slice(20, 24)])  # 3-D and thin-slab kernels
 def test_fbp_parallel_gpu_matches_cpu(z):
     """Parallel beam reads filtered rows on half-column steps on both backends."""
-    geometry = ParallelBeamGeometry((N, N), 10.0, np.arange(0.0, 180.0, 1.0))
+    geometry = case_geometry("parallel", N)
     projections = project(shepp_logan_3d(0.4 * N * 10.0), geometry)
     volume = default_volume(geometry).sub_grid(z=z)
     cpu = fbp(projections, geometry, volume, backend="cpu")
@@ -111,35 +111,16 @@ def test_cgls_on_gpu_matches_cpu():
 
 @functools.cache
 def _filtered_case(case: str):
-    """``(filtered, kernel geometry, volume, L)`` of the 48³ Shepp–Logan phantom (shared,
-    read only)."""
-    if case == "parallel":
-        geometry = ParallelBeamGeometry((N, N), 10.0, np.arange(0.0, 180.0, 1.0))
-    else:
-        tilt = {"offset_u_um": 33.0, "detector_tilt_deg": 1.5} if case == "cone, tilted" else {}
-        geometry = _geometry(**tilt)
-    projections = project(shepp_logan_3d(0.4 * N * 10.0), geometry)
-    kg = geometry.kernel_geometry()
-    upsampling = cpu.column_upsampling_for(kg)
-    weights = projection_weights(geometry)
-    filtered = _filter_batch(projections, geometry, weights, "ram-lak", None, upsampling)
-    return filtered, kg, default_volume(geometry), upsampling
-
-
-def _backproject(backend, filtered, kg, volume, upsampling, **kwargs) -> np.ndarray:
-    if backend.name == "cpu":
-        return backend.backproject_fdk(filtered, kg, volume, column_upsampling=upsampling)
-    proj = backend.layout(filtered)
-    acc = backend.backproject_layout(proj, kg, volume, column_upsampling=upsampling, **kwargs)
-    return backend.finish_volume(acc).transpose(1, 2, 0)  # back to the (y, x, z) accumulator
+    """:func:`backprojection_cases.filtered_case` at 48³ (shared, read only)."""
+    return filtered_case(case, N)
 
 
 @functools.cache
 def _cpu_backprojection(case: str) -> np.ndarray:
-    return _backproject(cpu, *_filtered_case(case))
+    return backproject(cpu, *_filtered_case(case))
 
 
-@pytest.mark.parametrize("case", ["cone", "cone, tilted", "parallel"])
+@pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("z_per_thread", [8, 16])
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_backprojection_variant_agrees_with_the_cpu_within_its_tolerance(
@@ -147,7 +128,7 @@ def test_every_backprojection_variant_agrees_with_the_cpu_within_its_tolerance(
 ):
     filtered, kg, volume, upsampling = _filtered_case(case)
     reference = _cpu_backprojection(case)
-    result = _backproject(
+    result = backproject(
         get_backend("gpu"),
         filtered,
         kg,
@@ -160,13 +141,13 @@ def test_every_backprojection_variant_agrees_with_the_cpu_within_its_tolerance(
     assert error < VARIANTS[variant].tolerance
 
 
-@pytest.mark.parametrize("case", ["cone", "cone, tilted", "parallel"])
+@pytest.mark.parametrize("case", CASES)
 def test_the_fast_variant_is_the_exact_one_to_float_rounding(case):
     """Float coefficients move positions by ≤ 2e-4 pixel: values agree to 1e-4."""
     gpu = get_backend("gpu")
     filtered, kg, volume, upsampling = _filtered_case(case)
-    exact = _backproject(gpu, filtered, kg, volume, upsampling, variant="exact")
-    fast = _backproject(gpu, filtered, kg, volume, upsampling, variant="fast")
+    exact = backproject(gpu, filtered, kg, volume, upsampling, variant="exact")
+    fast = backproject(gpu, filtered, kg, volume, upsampling, variant="fast")
     assert np.abs(fast - exact).max() < 1e-4 * np.abs(exact).max()
 
 
@@ -175,4 +156,4 @@ def test_the_default_variant_is_fast_and_unknown_ones_are_refused():
     assert gpu.DEFAULT_VARIANT == "fast"
     filtered, kg, volume, upsampling = _filtered_case("cone")
     with pytest.raises(ValueError, match="variant"):
-        _backproject(gpu, filtered, kg, volume, upsampling, variant="textures")
+        backproject(gpu, filtered, kg, volume, upsampling, variant="textures")

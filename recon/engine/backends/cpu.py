@@ -57,6 +57,15 @@ def column_upsampling_for(kg: KernelGeometry) -> int:
     return 1 if kg.cone else PARALLEL_COLUMN_UPSAMPLING
 
 
+def check_filtered_columns(filtered, kg: KernelGeometry, column_upsampling: int) -> None:
+    """Refuse filtered rows that do not hold ``column_upsampling`` samples per column."""
+    if filtered.shape[-1] != column_upsampling * kg.ncols:
+        raise ValueError(
+            f"filtered: {filtered.shape[-1]} columns, expected {column_upsampling} × "
+            f"{kg.ncols} (column_upsampling × detector columns)"
+        )
+
+
 _UM_TO_CM = 1e-4
 _THIN_SLAB = 16
 """Parallel-beam slabs up to this many slices run the row-wise kernel (2-D slices)."""
@@ -439,11 +448,7 @@ def backproject_fdk(
         The accumulator; :func:`finish_volume` turns it into a ``[z, y, x]`` volume.
     """
     column_upsampling = int(column_upsampling)
-    if filtered.shape[-1] != column_upsampling * kg.ncols:
-        raise ValueError(
-            f"filtered: {filtered.shape[-1]} columns, expected {column_upsampling} × "
-            f"{kg.ncols} (column_upsampling × detector columns)"
-        )
+    check_filtered_columns(filtered, kg, column_upsampling)
     xs, ys, z0, dz, nz = _grid(volume)
     proj_t = to_kernel_layout(filtered)
     if accumulator is None:

@@ -78,6 +78,17 @@ __device__ inline void k_range(double base, double d, int nz, double upper, int*
     if (kb < *hi) *hi = kb;
 }
 
+// The k-range [k0, k1) of a voxel column whose column and row indices are
+// cb + dc·k and rb + dr·k, clipped to the padded pc × pr detector.
+__device__ inline void clip_to_detector(double cb, double dc, double rb, double dr, int nz,
+                                        int pc, int pr, int* k0, int* k1) {
+    int r0, r1;
+    k_range(cb, dc, nz, pc - 2.0, k0, k1);
+    k_range(rb, dr, nz, pr - 2.0, &r0, &r1);
+    if (r0 > *k0) *k0 = r0;
+    if (r1 < *k1) *k1 = r1;
+}
+
 __device__ inline double matched_weight(double m, double xr, double z, const Geo g, double scale) {
     if (g.cone) {
         double inv_cos = sqrt(g.sdd * g.sdd + m * m * (xr * xr + z * z)) / g.sdd;
@@ -104,61 +115,6 @@ SOURCE = (
 #ifndef TEX_UPSAMPLE
 #define TEX_UPSAMPLE 1
 #endif
-extern "C" __global__ void backproject_fdk(
-    SOURCE_T proj, const double* __restrict__ cosv,
-    const double* __restrict__ sinv, const double* __restrict__ xs, const double* __restrict__ ys,
-    double z0, double dz, int nz, int nx, int ny, int n_angles, int pc, int pr,
-    const double* __restrict__ gp, float* __restrict__ out) {
-    // Threads of a warp walk along z: they read consecutive rows of one detector
-    // column (layout [angle, col, row]) and write consecutive voxels ([y, x, z]).
-    const int k_first = blockIdx.x * (blockDim.x * ZPER) + threadIdx.x;
-    const int i = blockIdx.y * blockDim.y + threadIdx.y;
-    const int j = blockIdx.z;
-    if (i >= nx || j >= ny) return;
-    const Geo g = make_geo(gp);
-    const double x = xs[i], y = ys[j];
-    const double upper_c = pc - 2.0, upper_r = pr - 2.0;
-    float acc[ZPER];
-    for (int t = 0; t < ZPER; ++t) acc[t] = 0.0f;
-    for (int a = 0; a < n_angles; ++a) {
-        double cb, dc, rb, dr, m, xr;
-        column_map(x, y, cosv[a], sinv[a], z0, dz, g, &cb, &dc, &rb, &dr, &m, &xr);
-        float w = 1.0f;
-        if (g.cone) { double u = m * g.sod / g.sdd; w = (float)(u * u); }
-        int k0, k1, k2, k3;
-        k_range(cb, dc, nz, upper_c, &k0, &k1);
-        k_range(rb, dr, nz, upper_r, &k2, &k3);
-        if (k2 > k0) k0 = k2;
-        if (k3 < k1) k1 = k3;
-        const float cbf = (float)cb, dcf = (float)dc, rbf = (float)rb, drf = (float)dr;
-#ifndef TEXTURE
-        const float* p = proj + (size_t)a * pc * pr;
-#endif
-        #pragma unroll
-        for (int t = 0; t < ZPER; ++t) {
-            const int k = k_first + t * blockDim.x;
-            if (k < k0 || k >= k1) continue;
-            const float cc = cbf + dcf * k, r = rbf + drf * k;
-#ifdef TEXTURE
-            acc[t] += w * tex2DLayered<float>(proj, TEX_UPSAMPLE * r + 0.5f,
-                                              TEX_UPSAMPLE * cc + 0.5f, a);
-#else
-            const int ic = (int)cc, ir = (int)r;
-            const float fc = cc - ic, fr = r - ir;
-            const float* q0 = p + (size_t)ic * pr + ir;
-            const float* q1 = q0 + pr;
-            const float lo = (1.0f - fc) * __ldg(q0) + fc * __ldg(q1);
-            const float hi = (1.0f - fc) * __ldg(q0 + 1) + fc * __ldg(q1 + 1);
-            acc[t] += w * (lo + fr * (hi - lo));
-#endif
-        }
-    }
-    #pragma unroll
-    for (int t = 0; t < ZPER; ++t) {
-        const int k = k_first + t * blockDim.x;
-        if (k < nz) out[((size_t)j * nx + i) * nz + k] += acc[t];
-    }
-}
 
 // One bilinear lookup of angle a at padded (column, row) cc, r: four loads, or one
 // texture fetch.
@@ -188,6 +144,43 @@ __device__ __forceinline__ float lookup(const float* __restrict__ proj, int a, i
     return between_columns(q0, q0 + pr, cc - ic, r);
 }
 #endif
+
+extern "C" __global__ void backproject_fdk(
+    SOURCE_T proj, const double* __restrict__ cosv,
+    const double* __restrict__ sinv, const double* __restrict__ xs, const double* __restrict__ ys,
+    double z0, double dz, int nz, int nx, int ny, int n_angles, int pc, int pr,
+    const double* __restrict__ gp, float* __restrict__ out) {
+    // Threads of a warp walk along z: they read consecutive rows of one detector
+    // column (layout [angle, col, row]) and write consecutive voxels ([y, x, z]).
+    const int k_first = blockIdx.x * (blockDim.x * ZPER) + threadIdx.x;
+    const int i = blockIdx.y * blockDim.y + threadIdx.y;
+    const int j = blockIdx.z;
+    if (i >= nx || j >= ny) return;
+    const Geo g = make_geo(gp);
+    const double x = xs[i], y = ys[j];
+    float acc[ZPER];
+    for (int t = 0; t < ZPER; ++t) acc[t] = 0.0f;
+    for (int a = 0; a < n_angles; ++a) {
+        double cb, dc, rb, dr, m, xr;
+        column_map(x, y, cosv[a], sinv[a], z0, dz, g, &cb, &dc, &rb, &dr, &m, &xr);
+        float w = 1.0f;
+        if (g.cone) { double u = m * g.sod / g.sdd; w = (float)(u * u); }
+        int k0, k1;
+        clip_to_detector(cb, dc, rb, dr, nz, pc, pr, &k0, &k1);
+        const float cbf = (float)cb, dcf = (float)dc, rbf = (float)rb, drf = (float)dr;
+        #pragma unroll
+        for (int t = 0; t < ZPER; ++t) {
+            const int k = k_first + t * blockDim.x;
+            if (k < k0 || k >= k1) continue;
+            acc[t] += w * lookup(proj, a, pc, pr, cbf + dcf * k, rbf + drf * k);
+        }
+    }
+    #pragma unroll
+    for (int t = 0; t < ZPER; ++t) {
+        const int k = k_first + t * blockDim.x;
+        if (k < nz) out[((size_t)j * nx + i) * nz + k] += acc[t];
+    }
+}
 
 // backproject_fdk with the per-angle mapping precomputed on the host as float
 // coefficients (fast_coefficients: three float4 per angle, g0 = (ex, ey, cx, cy),
@@ -269,11 +262,8 @@ extern "C" __global__ void forward_splat(
     const Geo g = make_geo(gp);
     double cb, dc, rb, dr, m, xr;
     column_map(xs[i], ys[j], cosv[a], sinv[a], z0, dz, g, &cb, &dc, &rb, &dr, &m, &xr);
-    int k0, k1, k2, k3;
-    k_range(cb, dc, nz, pc - 2.0, &k0, &k1);
-    k_range(rb, dr, nz, pr - 2.0, &k2, &k3);
-    if (k2 > k0) k0 = k2;
-    if (k3 < k1) k1 = k3;
+    int k0, k1;
+    clip_to_detector(cb, dc, rb, dr, nz, pc, pr, &k0, &k1);
     float* p = proj + (size_t)a * pc * pr;
     const float* v = vol + ((size_t)j * nx + i) * nz;
     for (int k = k0; k < k1; ++k) {
@@ -302,11 +292,8 @@ extern "C" __global__ void adjoint_gather(
     for (int a = 0; a < n_angles; ++a) {
         double cb, dc, rb, dr, m, xr;
         column_map(xs[i], ys[j], cosv[a], sinv[a], z0, dz, g, &cb, &dc, &rb, &dr, &m, &xr);
-        int k0, k1, k2, k3;
-        k_range(cb, dc, nz, pc - 2.0, &k0, &k1);
-        k_range(rb, dr, nz, pr - 2.0, &k2, &k3);
-        if (k2 > k0) k0 = k2;
-        if (k3 < k1) k1 = k3;
+        int k0, k1;
+        clip_to_detector(cb, dc, rb, dr, nz, pc, pr, &k0, &k1);
         if (k < k0 || k >= k1) continue;
         const float* p = proj + (size_t)a * pc * pr;
         double cc = cb + dc * k, r = rb + dr * k;

@@ -215,11 +215,7 @@ def backproject_fdk(
     ``filtered`` may be a numpy or a CuPy array; the accumulator stays on the device.
     ``variant`` picks the kernel (a key of :data:`VARIANTS`; None: :data:`DEFAULT_VARIANT`).
     """
-    if filtered.shape[-1] != column_upsampling * kg.ncols:
-        raise ValueError(
-            f"filtered: {filtered.shape[-1]} columns, expected {column_upsampling} × "
-            f"{kg.ncols} (column_upsampling × detector columns)"
-        )
+    cpu.check_filtered_columns(filtered, kg, column_upsampling)
     return backproject_layout(
         layout(filtered),
         kg,
