@@ -71,20 +71,16 @@ def ensure_demo_instrument() -> ScanProtocol:
     protocol gets a new version (both audited).
     """
     with transaction.atomic(), audit_context(source="command", reason="demo instrument"):
-        instrument, created = Instrument.objects.get_or_create(
-            name=DEMO_INSTRUMENT,
-            defaults={
-                "driver": "simulated",
-                "driver_config": DEMO_DRIVER_CONFIG,
-                "location": "simulated",
-                **DEMO_HA_CALIBRATION,
-            },
-        )
         wanted = {"driver_config": DEMO_DRIVER_CONFIG, **DEMO_HA_CALIBRATION}
-        if not created and any(getattr(instrument, k) != v for k, v in wanted.items()):
-            for name, value in wanted.items():
+        instrument, _ = Instrument.objects.get_or_create(
+            name=DEMO_INSTRUMENT,
+            defaults={"driver": "simulated", "location": "simulated", **wanted},
+        )
+        stale = {k: v for k, v in wanted.items() if getattr(instrument, k) != v}
+        if stale:
+            for name, value in stale.items():
                 setattr(instrument, name, value)
-            instrument.save(update_fields=list(wanted))
+            instrument.save(update_fields=list(stale))
         settings = {k: v for k, v in DEMO_PROTOCOL.items() if k != "name"}
         protocol = ScanProtocol.objects.filter(
             instrument=instrument, name=DEMO_PROTOCOL["name"], is_current=True

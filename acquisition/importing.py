@@ -35,9 +35,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from studies.audit import audit_context
+from studies.audit import audit_reason
 from studies.datafiles import data_root
-from studies.models import Animal, ScanSession
+from studies.models import ScanSession
 from studies.vocabulary import SessionState
 
 from .dose import BudgetCheck
@@ -59,6 +59,7 @@ from .models import (
     ScanSource,
     budget_check,
     geometry_record,
+    lock_animal,
     session_folder,
 )
 
@@ -245,26 +246,20 @@ def _store(
     original_name: str,
     dose_mgy: float | None,
     override_reason: str,
-    audit_source: str,
 ) -> Scan:
     relative = session_folder(session) / f"import-{uuid.uuid4().hex[:12]}.nxs"
     final = data_root() / relative
     final.parent.mkdir(parents=True, exist_ok=True)
     try:
         with transaction.atomic():
-            # Budget checks of one animal run one at a time (as a live scan request's).
-            Animal.objects.select_for_update().filter(pk=session.animal_id).first()
+            lock_animal(session.animal_id)
             locked = ScanSession.objects.select_for_update().get(pk=session.pk)
             if locked.state in _BUSY:
                 raise ImportRefused(
                     f"The session is {locked.state}: wait for its scan or abort it."
                 )
             overridden = _check_budget(locked, dose_mgy, override_reason)
-            audited = (
-                audit_context(user=user, source=audit_source, reason=override_reason)
-                if overridden
-                else contextlib.nullcontext()
-            )
+            audited = audit_reason(override_reason) if overridden else contextlib.nullcontext()
             note = f"; over budget, overridden: {override_reason}" if overridden else ""
             with audited:
                 record = _create_records(
@@ -331,7 +326,6 @@ def _ingest(
     dose_mgy: float | None,
     geometry: Mapping[str, Any] | None,
     override_reason: str,
-    audit_source: str,
 ) -> Scan:
     """Validate ``source`` (staged in ``folder``), make the NXtomo to keep, store it."""
     scan = validate_scan(source, fmt, geometry)
@@ -342,7 +336,7 @@ def _ingest(
         _convert(scan, staged)
     return _store(
         session, staged, scan, fmt, user=user, original_name=original_name, dose_mgy=dose_mgy,
-        override_reason=override_reason, audit_source=audit_source,
+        override_reason=override_reason,
     )  # fmt: skip
 
 
@@ -365,7 +359,6 @@ def import_scan(
     dose_mgy: float | None = None,
     geometry: Mapping[str, Any] | None = None,
     override_reason: str = "",
-    audit_source: str = "api",
 ) -> Scan:
     """Import an uploaded file (an ``UploadedFile`` or any object with ``chunks()``).
 
@@ -387,9 +380,8 @@ def import_scan(
         lack it (DXchange, TIFF).
     override_reason : str
         Import even past the study's dose budget, for this reason (audited, and noted
-        in the ledger entry). Whether ``user`` may override is the caller's rule.
-    audit_source : str
-        The audit trail's source of an overridden import (``"api"``, ``"command"``).
+        in the ledger entry; the caller's audit context says who and where from).
+        Whether ``user`` may override is the caller's rule.
 
     Returns
     -------
@@ -414,7 +406,7 @@ def import_scan(
         return _ingest(
             session, source, fmt, folder,
             user=user, original_name=original_name, dose_mgy=dose_mgy, geometry=geometry,
-            override_reason=override_reason, audit_source=audit_source,
+            override_reason=override_reason,
         )  # fmt: skip
 
 
@@ -427,7 +419,6 @@ def import_path(
     dose_mgy: float | None = None,
     geometry: Mapping[str, Any] | None = None,
     override_reason: str = "",
-    audit_source: str = "command",
 ) -> Scan:
     """Import a scan from a server-side path (the source is only read, never moved).
 
@@ -449,7 +440,7 @@ def import_path(
         return _ingest(
             session, source, fmt, folder,
             user=user, original_name=path.name, dose_mgy=dose_mgy, geometry=geometry,
-            override_reason=override_reason, audit_source=audit_source,
+            override_reason=override_reason,
         )  # fmt: skip
 
 

@@ -505,6 +505,15 @@ def budget_check(
     )
 
 
+def lock_animal(animal_id: int) -> None:
+    """Lock the animal's row until the transaction ends: its budget checks run one at a time.
+
+    Taken before a :func:`budget_check` whose booking follows in the same transaction (a
+    scan request, an import), so two of them cannot both pass on the same remaining budget.
+    """
+    Animal.objects.select_for_update().filter(pk=animal_id).first()
+
+
 AUDITED_MODELS = ("Instrument", "ScanProtocol", "AcquisitionJob", "Scan", "DoseRecord")
 """Records whose every save and delete goes to the studies audit trail (connected in
 ``AcquisitionConfig.ready``). Progress, heartbeat and lease writes go through

@@ -129,6 +129,14 @@ def _refused(exc: jobs.AcquisitionRefused) -> ValidationError:
     return ValidationError({exc.field: [str(exc)]})
 
 
+def _override_reason(user, study, data) -> str:
+    """The request's dose budget override reason (stripped); only an investigator gives one."""
+    override = data.get("override_reason", "").strip()
+    if override and not can(user, study, Role.INVESTIGATOR):
+        raise PermissionDenied("Only an investigator may override the dose budget.")
+    return override
+
+
 class AcquisitionViewSet(StudyScopedViewSet):
     """Acquisition jobs: start a scan of a session, watch it, pause, resume, abort it."""
 
@@ -146,9 +154,8 @@ class AcquisitionViewSet(StudyScopedViewSet):
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        session, override = data["session"], data.get("override_reason", "").strip()
-        if override and not can(self.request.user, session.study, Role.INVESTIGATOR):
-            raise PermissionDenied("Only an investigator may override the dose budget.")
+        session = data["session"]
+        override = _override_reason(self.request.user, session.study, data)
         try:
             job = jobs.request_acquisition(
                 session,
@@ -209,9 +216,7 @@ class AcquisitionViewSet(StudyScopedViewSet):
         data.setdefault("reason", request.headers.get("X-Audit-Reason", ""))
         form = serializers.RequeueSerializer(data=data)
         form.is_valid(raise_exception=True)
-        override = form.validated_data["override_reason"].strip()
-        if override and not can(request.user, job.study, Role.INVESTIGATOR):
-            raise PermissionDenied("Only an investigator may override the dose budget.")
+        override = _override_reason(request.user, job.study, form.validated_data)
         try:
             new_job = jobs.requeue(
                 job,
@@ -271,9 +276,7 @@ class ScanViewSet(StudyScopedMixin, viewsets.ReadOnlyModelViewSet):
         form.is_valid(raise_exception=True)
         upload = form.validated_data["file"]
         session = form.validated_data["session"]
-        override = form.validated_data.get("override_reason", "").strip()
-        if override and not can(request.user, session.study, Role.INVESTIGATOR):
-            raise PermissionDenied("Only an investigator may override the dose budget.")
+        override = _override_reason(request.user, session.study, form.validated_data)
         try:
             scan = import_scan(
                 session,

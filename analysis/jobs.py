@@ -21,6 +21,7 @@ import logging
 import math
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -326,7 +327,7 @@ def _output_path(job: AnalysisJob, volume: Volume, kind: str) -> Path:
     return relative
 
 
-def _recorded_or_removed(relative: Path, store) -> None:
+def _recorded_or_removed(relative: Path, store: Callable[[], None]) -> None:
     """Run ``store()`` (the records of the file ``relative``); remove the file if it fails."""
     try:
         store()
@@ -335,7 +336,7 @@ def _recorded_or_removed(relative: Path, store) -> None:
         raise
 
 
-def _write_segmentation(job: AnalysisJob, figures) -> tuple[Path, str]:
+def _write_segmentation(job: AnalysisJob, figures: StaticFigures) -> tuple[Path, str]:
     """Write the label-only segmentation volume beside the measured volume.
 
     Same grid and pyramid levels as the measured volume (labels halved by their mode);
@@ -369,7 +370,9 @@ def _write_segmentation(job: AnalysisJob, figures) -> tuple[Path, str]:
     return relative, sha256
 
 
-def _store_morphometry(job: AnalysisJob, figures, relative: Path, sha256: str, clock) -> None:
+def _store_morphometry(
+    job: AnalysisJob, figures: StaticFigures, relative: Path, sha256: str, clock: _Clock
+) -> None:
     volume = job.volume
     truth_path = _truth_relative(volume)
     truth = truth_figures(truth_path)
@@ -453,7 +456,7 @@ def _run_remodelling(job: AnalysisJob) -> None:
             "transform": registration.transform.to_dict(),
             "labels": {"remodelling": {str(k): v for k, v in LABEL_NAMES.items()}},
             "parameters": job.parameters,
-            "code_version": job.code_version,
+            "code_version": job.code_version or code_version(),
         },
     )
     clock.lap("write")

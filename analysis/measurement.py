@@ -269,7 +269,7 @@ class StaticFigures:
     threshold_method : {"fixed", "otsu"}
     trabecular_voi : str
         :data:`MEDULLARY`, :data:`WHOLE_REGION` or :data:`NO_CORTEX`.
-    labels : (nz, ny, nx) ndarray of uint8, optional
+    labels : (nz, ny, nx) ndarray of uint8
         What was measured where, one class per voxel (:attr:`LABEL_NAMES`): trabecular
         bone (its count × voxel volume is BV), marrow (trabecular bone + marrow is TV),
         cortical bone (where measured), other segmented bone; 0 elsewhere.
@@ -289,7 +289,7 @@ class StaticFigures:
     threshold: float
     threshold_method: str
     trabecular_voi: str
-    labels: np.ndarray | None = None
+    labels: np.ndarray
 
 
 def measure_static(

@@ -444,14 +444,18 @@ def _windowed_median(table: np.ndarray) -> np.ndarray:
 def _periosteal_envelope(bone: np.ndarray, close_radius: int) -> np.ndarray:
     """Each plane's bone closed with a disk and its holes filled."""
     disk = _disk(close_radius)
-    pad = close_radius + 1
     envelope = np.zeros_like(bone)
     for k in range(bone.shape[0]):
-        plane = bone[k]
-        if plane.any():
-            closed = ndimage.binary_closing(np.pad(plane, pad), disk)[pad:-pad, pad:-pad]
-            envelope[k] = ndimage.binary_fill_holes(closed)
+        if bone[k].any():
+            envelope[k] = ndimage.binary_fill_holes(_closed(bone[k], disk))
     return envelope
+
+
+def _closed(plane: np.ndarray, disk: np.ndarray) -> np.ndarray:
+    """Binary closing of one plane with ``disk``, the plane padded with background so
+    that structures at the array border are closed, not eroded, there."""
+    pad = disk.shape[0] // 2 + 1
+    return ndimage.binary_closing(np.pad(plane, pad), disk)[pad:-pad, pad:-pad]
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:
@@ -467,9 +471,10 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
 def _cortical_thickness(bone: np.ndarray, envelope: np.ndarray, depth: np.ndarray) -> float:
     """Depth (voxels) where the envelope's bone fraction first falls below 1/2.
 
-    The depth of a voxel is its distance to the envelope's outside less half a voxel (the surface lies half a voxel beyond the last voxel centre); the
-    fraction is taken in one-voxel depth bins and the crossing interpolated between
-    bin centres. 0 when the outermost bin is already below 1/2 (no compact cortex).
+    The depth of a voxel is its distance to the envelope's outside less half a voxel
+    (the surface lies half a voxel beyond the last voxel centre); the fraction is taken
+    in one-voxel depth bins and the crossing interpolated between bin centres. 0 when
+    the outermost bin is already below 1/2 (no compact cortex).
     """
     bins = np.floor(depth[envelope]).astype(np.int64)
     total = np.bincount(bins)
@@ -529,9 +534,7 @@ def _enclosed_cavity(
         return np.zeros_like(envelope)
     with_cavity = np.unique(holes[cavity])
     medulla = np.isin(holes, with_cavity[with_cavity > 0])
-    pad = close_disk.shape[0] // 2 + 1
-    wall = ndimage.binary_closing(np.pad(ring & bone, pad), close_disk)[pad:-pad, pad:-pad]
-    return medulla & ndimage.binary_fill_holes(wall)
+    return medulla & ndimage.binary_fill_holes(_closed(ring & bone, close_disk))
 
 
 def slab_region(shape: tuple[int, int, int], start: int, stop: int) -> np.ndarray:

@@ -52,7 +52,7 @@ def latest_per_session(study: Study, user, parameter: str, site: str | None) -> 
         (as stored; None where the result lacks it).
     """
     results, session = results_of(study, user, parameter, site)
-    volume = "followup_volume" if is_dynamic(parameter) else "volume"
+    volume = session.removesuffix("__session")
     rows = results.order_by("-created_at", "-id").values(
         f"{session}_id", f"{volume}_id", f"{session}__animal_id", f"{session}__animal__label",
         f"{session}__animal__cohort__name", f"{session}__site", "study_day", parameter,

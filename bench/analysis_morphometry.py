@@ -338,26 +338,10 @@ CONTINUOUS_TB_SP = 24.35
 ROTATIONS_DEG = ((17.0, 29.0, 41.0), (5.0, -12.0, 33.0), (45.0, 35.26, 0.0), (30.0, 60.0, 80.0))
 
 
-def rotated_rod_lattice(n: int, angles_deg: tuple[float, float, float] | None) -> np.ndarray:
-    """The lattice sampled at voxel centres after turning it by ``angles_deg`` (xyz Euler)."""
-    from scipy.spatial.transform import Rotation
-
-    c = np.arange(n) - (n - 1) / 2
-    p = np.stack(np.meshgrid(c, c, c, indexing="ij")[::-1], axis=-1)  # (x, y, z)
-    if angles_deg is not None:
-        p = p @ Rotation.from_euler("xyz", angles_deg, degrees=True).as_matrix()
-    q2 = ((p + PERIOD / 2) % PERIOD - PERIOD / 2) ** 2
-    r2 = (DIAMETER / 2) ** 2
-    return (
-        (q2[..., 0] + q2[..., 1] <= r2)
-        | (q2[..., 1] + q2[..., 2] <= r2)
-        | (q2[..., 0] + q2[..., 2] <= r2)
-    )
-
-
 def rotation_invariance(n: int = 132, margin: int = 18) -> None:
     """Tb.Th and Tb.Sp of the lattice turned by arbitrary angles, inside a central VOI."""
     from analysis.morphometry import local_thickness, thickness_stats
+    from tests.analysis.morphometry.phantoms import rod_lattice as turned_rod_lattice
 
     region = np.zeros((n,) * 3, dtype=bool)
     region[margin:-margin, margin:-margin, margin:-margin] = True
@@ -368,7 +352,7 @@ def rotation_invariance(n: int = 132, margin: int = 18) -> None:
     print(f"{'angles (deg)':22s} {'sub Tb.Th':>10s} {'sub Tb.Sp':>10s}"
           f" {'exact Tb.Th':>12s} {'exact Tb.Sp':>12s}")  # fmt: skip
     for angles in (None, *ROTATIONS_DEG):
-        bone = rotated_rod_lattice(n, angles)
+        bone = turned_rod_lattice(n, PERIOD, DIAMETER, angles)
         row = []
         for subvoxel in (True, False):
             for phase in (bone, ~bone):
@@ -380,11 +364,9 @@ def rotation_invariance(n: int = 132, margin: int = 18) -> None:
 
 def compartments() -> None:
     """The automatic trabecular VOI against the tibia phantom's true one."""
-    from scipy import ndimage
-
     from acquisition.phantom import make_phantom
-    from acquisition.phantom.materials import Tissue
     from analysis.segmentation import separate_compartments
+    from tests.analysis.segmentation.phantoms import GROWN_VOX, thickened, uneven_growth
 
     print("\n== automatic compartments on the tibia phantom (10 µm, 64 × 128 × 128) ==")
     print(f"{'phantom':34s} {'Ct.Th vox':>9s} {'cover':>7s} {'outside':>8s}"
@@ -394,20 +376,10 @@ def compartments() -> None:
         phantom = make_phantom("tibia-right-proximal", (64, 128, 128), 10.0, seed=seed)
         cases.append((f"seed {seed}, cortex 4.6 vox", phantom, 0.0))
     phantom = cases[1][1]
-    ny, nx = phantom.shape[1:]
-    y, x = np.meshgrid(np.arange(ny) - (ny - 1) / 2, np.arange(nx) - (nx - 1) / 2, indexing="ij")
-    cases.append(("seed 3, cortex 10.6 vox", phantom, 6.0))
-    cases.append(("seed 3, cortex 4.6-10.6 vox", phantom, 3.0 * (1 + np.sin(np.arctan2(y, x)))))
+    cases.append(("seed 3, cortex 10.6 vox", phantom, GROWN_VOX))
+    cases.append(("seed 3, cortex 4.6-10.6 vox", phantom, uneven_growth(phantom.shape)))
     for label, phantom, grown in cases:
-        bone = phantom.density_mgha_cm3 > 500.0
-        if np.any(grown):
-            periosteal = np.stack(
-                [ndimage.binary_fill_holes(p == Tissue.CORTICAL_BONE) for p in phantom.labels]
-            )
-            distance = ndimage.distance_transform_edt(~periosteal, sampling=(1e6, 1.0, 1.0))
-            insert = np.isin(phantom.labels, (Tissue.INSERT_RESIN, Tissue.HA_ROD))
-            clear = ~ndimage.binary_dilation(insert, iterations=2)
-            bone = bone | ((distance <= grown) & ~periosteal & clear)
+        bone = thickened(phantom, grown)
         truth = phantom.trabecular_voi
         start = time.perf_counter()
         parts = separate_compartments(bone)

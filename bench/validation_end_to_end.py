@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from acquisition.phantom import make_phantom, phantom_series, remodelling_rates
-from analysis.measurement import measure_remodelling_pair, measure_static, normalise_parameters
+from acquisition.phantom import make_phantom, phantom_series
+from analysis.measurement import measure_static, normalise_parameters
 from tests.validation.simulate import PHANTOM_SHAPE, VOXEL_UM, inscribed_box, inset_region
-from tests.validation.study import DEMO_TREATMENTS, StudyScans
+from tests.validation.study import DEMO_TREATMENTS, StudyScans, remodelling_against_truth
 
 SITE = "tibia-right-proximal"
 THRESHOLD = 500.0
@@ -57,31 +57,14 @@ def _series(scans: StudyScans) -> None:
     print(
         "\nOVX animals: measured / true    BFR/BV %/day    BRR/BV %/day    net %         shift µm"
     )
+    regions = (("inset", inset_region), ("VOI", lambda voi: voi))
     for seed in SERIES_SEEDS:
-        base = make_phantom(SITE, PHANTOM_SHAPE, VOXEL_UM, seed=seed)
-        phantoms = dict(
-            zip(
-                SERIES_DAYS, phantom_series(base, DEMO_TREATMENTS[cohort], SERIES_DAYS), strict=True
+        for region_name, region_of in regions:
+            rows = remodelling_against_truth(
+                scans, seed, cohort, SERIES_DAYS, parameters, region_of
             )
-        )
-        regions = (("inset", inset_region(base.trabecular_voi)), ("VOI", base.trabecular_voi))
-        for region_name, region in regions:
-            for a, b in zip(SERIES_DAYS[:-1], SERIES_DAYS[1:], strict=True):
-                true = remodelling_rates(
-                    phantoms[a].trabecular_bone & region,
-                    phantoms[b].trabecular_bone & region,
-                    b - a,
-                )
+            for a, b, true, figures in rows:
                 true_net = (true[0] - true[1]) * (b - a)
-                figures = measure_remodelling_pair(
-                    scans.volume(seed, cohort, a),
-                    scans.volume(seed, cohort, b),
-                    VOXEL_UM,
-                    "mgHA/cm3",
-                    b - a,
-                    parameters,
-                    region=region,
-                )
                 m, registration = figures.remodelling, figures.registration
                 shift = np.round(registration.transform.translation_um, 2)
                 print(

@@ -21,7 +21,7 @@ from recon.models import Volume, VolumeKind
 from recon.volume_store import level_shapes, read_metadata
 from studies.datafiles import absolute
 
-from .slices import label_classes, visible_volume, windowed_png
+from .slices import first_level_within, label_classes, visible_volume, windowed_png
 
 
 def time_points(user, volume: Volume) -> list[dict]:
@@ -106,12 +106,11 @@ def first_slices(volume: Volume, inline: bool = True) -> list[dict]:
     voxel = float(volume.voxel_size_um)
     slices = []
     for view, axis, flip in VIEWS:
-        planes = [max(s for d, s in enumerate(shape) if d != axis) for shape in shapes]
-        level = next((k for k, side in enumerate(planes) if side <= FIRST_SLICE_MAX_SIDE), None)
-        level = len(shapes) - 1 if level is None else level
-        index = (shapes[0][axis] // 2) >> level  # the middle voxel of level 0, at that level
         down, across = (d for d in range(3) if d != axis)
-        rows, cols = shapes[level][down], shapes[level][across]
+        planes = [(shape[down], shape[across]) for shape in shapes]
+        level = first_level_within(planes, FIRST_SLICE_MAX_SIDE)
+        index = (shapes[0][axis] // 2) >> level  # the middle voxel of level 0, at that level
+        rows, cols = planes[level]
         extent = {
             "w": shapes[0][across] * voxel,
             "h": shapes[0][down] * voxel,

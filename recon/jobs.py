@@ -124,8 +124,9 @@ def _calibration(rec: Reconstruction) -> pipeline.Calibration | None:
     instrument = job.instrument if job else None
     if instrument is None or not instrument.ha_slope_per_cm_per_mgha:
         return None
-    slope = 1.0 / instrument.ha_slope_per_cm_per_mgha
-    return pipeline.Calibration(slope=slope, intercept=-instrument.ha_intercept_per_cm * slope)
+    return pipeline.Calibration.from_attenuation_line(
+        instrument.ha_intercept_per_cm, instrument.ha_slope_per_cm_per_mgha
+    )
 
 
 def _provenance(rec: Reconstruction) -> dict:

@@ -152,6 +152,15 @@ class Calibration:
     slope: float
     intercept: float
 
+    @classmethod
+    def from_attenuation_line(
+        cls, intercept_per_cm: float, slope_per_cm_per_mgha: float
+    ) -> Calibration:
+        """The inverse of an instrument's ``μ = a + b·ρ`` (``a`` in 1/cm, ``b`` in 1/cm per
+        mgHA/cm³): ``ρ = (μ − a) / b``."""
+        slope = 1.0 / slope_per_cm_per_mgha
+        return cls(slope=slope, intercept=-intercept_per_cm * slope)
+
     def apply(self, mu_per_cm: np.ndarray) -> np.ndarray:
         """Attenuation (1/cm) → mgHA/cm³, float32."""
         return (mu_per_cm * np.float32(self.slope) + np.float32(self.intercept)).astype(

@@ -57,6 +57,20 @@ def audit_context(
         _actor.reset(token)
 
 
+@contextlib.contextmanager
+def audit_reason(reason: str) -> Iterator[AuditActor]:
+    """Give every record change inside the block ``reason``; who acts and where from stay.
+
+    For a step that needs its own reason within a request, command or task (a dose budget
+    override, a correction by the worker).
+    """
+    outer = _actor.get()
+    with audit_context(
+        user=outer.user, source=outer.source, reason=reason, request=outer.request
+    ) as actor:
+        yield actor
+
+
 def _source_of(path: str) -> str:
     if path.startswith("/api/"):
         return "api"

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from studies.audit import audit_context, record_event
-from studies.models import Animal, InvalidTransition, ScanSession
+from studies.models import InvalidTransition, ScanSession
 from studies.vocabulary import SessionState
 
 from ..models import (
@@ -16,6 +16,7 @@ from ..models import (
     InstrumentStatus,
     ScanProtocol,
     budget_check,
+    lock_animal,
 )
 from .base import AcquisitionRefused, DoseBudgetExceeded
 
@@ -35,11 +36,6 @@ def _check_site_and_instrument(session: ScanSession, protocol: ScanProtocol) -> 
         raise AcquisitionRefused(
             f"{session.animal} is {session.animal.status}: it cannot be scanned.", "session"
         )
-
-
-def _lock_animal(session: ScanSession) -> None:
-    # Budget checks of one animal run one at a time, so two requests cannot both pass.
-    Animal.objects.select_for_update().filter(pk=session.animal_id).first()
 
 
 def _queue_session(session: ScanSession) -> None:
@@ -105,7 +101,7 @@ def _queue_job(
     session: ScanSession, protocol: ScanProtocol, *, user, override_reason: str, **fields
 ) -> AcquisitionJob:
     """Check the request, queue the session and create the job (inside a transaction)."""
-    _lock_animal(session)
+    lock_animal(session.animal_id)
     session.refresh_from_db()
     _check_site_and_instrument(session, protocol)
     planned = protocol.nominal_dose_mgy

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from studies.audit import audit_context
+from studies.audit import audit_context, audit_reason
 from studies.datafiles import absolute, sha256_of
 from studies.models import ScanSession
 from studies.vocabulary import SessionState
@@ -339,7 +339,7 @@ def _book_after_sweep(job: AcquisitionJob, projections: int) -> None:
         f"{projections} of {job.protocol.n_projections} projections (interrupted; "
         "counted by the worker after its lease was swept)"
     )
-    with transaction.atomic(), audit_context(user=job.requested_by, source="task", reason=note):
+    with transaction.atomic(), audit_reason(note):
         true_up_dose(job, projections, note)
 
 

@@ -41,6 +41,7 @@ from acquisition.models import ScanProtocol
 from acquisition.phantom import BonePhantom, make_phantom
 from analysis.segmentation import SegmentationParameters, segment_bone
 from recon.pipeline import Calibration, ReconstructionParameters, reconstruct_scan
+from tests.validation.simulate import centre_crop
 
 SEEDS = (3, 11)
 THRESHOLD_MGHA_CM3 = 500.0
@@ -79,13 +80,6 @@ def _demo_scan(phantom: BonePhantom, seed: int) -> ScanData:
     )
 
 
-def _instrument_calibration() -> Calibration:
-    """The demo instrument's μ = a + b·ρ inverted to ρ = (μ − a)/b, as recon.jobs does."""
-    a = DEMO_HA_CALIBRATION["ha_intercept_per_cm"]
-    b = DEMO_HA_CALIBRATION["ha_slope_per_cm_per_mgha"]
-    return Calibration(slope=1.0 / b, intercept=-a / b)
-
-
 @pytest.fixture(scope="module", params=SEEDS)
 def demo_volume(request, tmp_path_factory) -> tuple[BonePhantom, np.ndarray]:
     """A phantom and its demo scan's calibrated density (mgHA/cm³) on the phantom's grid."""
@@ -98,16 +92,16 @@ def demo_volume(request, tmp_path_factory) -> tuple[BonePhantom, np.ndarray]:
         out,
         ReconstructionParameters(backend="cpu"),
         scratch_dir=scratch,
-        calibration=_instrument_calibration(),
+        calibration=Calibration.from_attenuation_line(
+            DEMO_HA_CALIBRATION["ha_intercept_per_cm"],
+            DEMO_HA_CALIBRATION["ha_slope_per_cm_per_mgha"],
+        ),
     )
     assert result.voxel_size_um == pytest.approx(phantom.voxel_um)
     with h5py.File(out, "r") as f:
         density = f["volume/0"][...]
     # The 128³ reconstruction holds the 112³ phantom with shared voxel centres.
-    offsets = [(n - m) // 2 for n, m in zip(density.shape, phantom.shape, strict=True)]
-    assert all((n - m) % 2 == 0 for n, m in zip(density.shape, phantom.shape, strict=True))
-    inner = tuple(slice(o, o + m) for o, m in zip(offsets, phantom.shape, strict=True))
-    return phantom, density[inner]
+    return phantom, centre_crop(density, phantom.shape)
 
 
 def test_demo_scan_measures_the_phantoms_trabecular_bv_tv(demo_volume):

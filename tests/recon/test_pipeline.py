@@ -155,3 +155,10 @@ def test_saturated_flats_are_a_clear_error(scan, tmp_path):
 def test_bad_parameters_name_the_field(values, message):
     with pytest.raises(ValueError, match=message):
         pipeline.ReconstructionParameters.from_dict(values)
+
+
+def test_an_instruments_attenuation_line_is_inverted():
+    """μ = 0.268 + 0.9e-3·ρ (1/cm, ρ in mgHA/cm³): μ of 0 and 1000 mgHA/cm³ map back."""
+    calibration = pipeline.Calibration.from_attenuation_line(0.268, 0.9e-3)
+    mu = np.array([0.268, 0.268 + 0.9], dtype=np.float32)
+    np.testing.assert_allclose(calibration.apply(mu), [0.0, 1000.0], atol=0.05)

@@ -198,3 +198,40 @@ def test_preview_is_the_first_level_small_enough(tmp_path):
     vs.write_volume(path, _ramp((64, 64, 64)), 1.0, "1/cm", chunk=16, min_level_size=8)
     preview, level = vs.read_preview(path, max_size=20)
     assert (preview.shape, level) == ((16, 16, 16), 2)
+
+
+def test_label_only_files_keep_the_pyramid_and_no_grey_values(tmp_path):
+    labels = np.zeros((20, 36, 40), np.uint8)
+    labels[2:10, 4:20, 8:30] = 3
+    labels[12:18, 20:34, 2:12] = 1
+    path = tmp_path / "labels.h5"
+    sha = vs.write_labels(path, {"segmentation": labels}, 7.5, "1/cm", n_levels=3, chunk=16)
+    meta = vs.read_metadata(path)
+    assert meta.grey is False
+    # Halved twice: (20, 36, 40) → (10, 18, 20) → (5, 9, 10), voxel sizes doubling.
+    assert meta.shapes == [(20, 36, 40), (10, 18, 20), (5, 9, 10)]
+    assert meta.labels["segmentation"] == meta.shapes
+    assert meta.voxel_size_um == [7.5, 15.0, 30.0]
+    assert meta.dtype == "uint8" and meta.units == "1/cm"
+    assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
+    with h5py.File(path, "r") as f:
+        assert len(f["volume"]) == 0  # no grey values stored
+    assert np.array_equal(vs.read_label_slice(path, "segmentation", 0, 14), labels[14])
+    # Mode of each 2×2×2 block: the blocks inside the class-3 box are all 3.
+    assert vs.read_label_slice(path, "segmentation", 0, 3, level=1)[5, 8] == 3
+
+    grey_path = tmp_path / "grey.h5"
+    vs.write_volume(grey_path, np.ones((20, 36, 40), np.float32), 7.5, "1/cm", min_level_size=4)
+    assert vs.read_metadata(grey_path).grey is True
+    assert vs.read_metadata(grey_path).shapes == meta.shapes  # the same levels as a grey volume
+
+
+def test_a_label_only_file_refuses_grey_values_and_needs_labels(tmp_path):
+    writer = vs.VolumeWriter(tmp_path / "x.h5", (4, 4, 4), 5.0, "1/cm", grey=False)
+    with pytest.raises(ValueError, match="label-only"):
+        writer.write_slab(0, np.zeros((4, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="at least one label"):
+        writer.close()
+    assert not (tmp_path / "x.h5").exists()
+    with pytest.raises(ValueError, match="at least one"):
+        vs.write_labels(tmp_path / "y.h5", {}, 5.0, "1/cm")

@@ -114,7 +114,7 @@ def simulate_scan(phantom: BonePhantom, seed: int) -> ScanData:
     )
 
 
-def _centre_crop(volume: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+def centre_crop(volume: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     """The central ``shape`` of ``volume`` (same voxel centres: the offsets are even)."""
     offsets = [(n - m) // 2 for n, m in zip(volume.shape, shape, strict=True)]
     if any(o < 0 or (n - m) % 2 for o, n, m in zip(offsets, volume.shape, shape, strict=True)):
@@ -187,7 +187,7 @@ def reconstruct_calibrated(
     with h5py.File(out, "r") as f:
         mu = f["volume/0"][...].astype(np.float32, copy=False)
     out.unlink()
-    mu = _centre_crop(mu, phantom.shape)
+    mu = centre_crop(mu, phantom.shape)
     calibration = fit_calibration(mu, phantom.calibration_rods, phantom.voxel_um)
     return calibration.apply(mu), calibration, result.axis_offset_px
 

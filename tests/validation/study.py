@@ -5,21 +5,26 @@ zoledronate": sham or ovariectomy on day 0, saline or zoledronate 100 µg/kg s.c
 weekly, five administrations from day 0) as
 :class:`~acquisition.phantom.TreatmentSpec` lists, without importing Django.
 
-Remodelling is measured with :func:`analysis.measurement.measure_remodelling_pair` and
-its ``region`` argument (a user-defined VOI instead of the automatic compartments).
+:func:`remodelling_against_truth` measures an animal's remodelling between consecutive
+scans with :func:`analysis.measurement.measure_remodelling_pair` and its ``region``
+argument (a user-defined VOI instead of the automatic compartments), beside the
+phantom's truth in the same region.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from acquisition.phantom import TreatmentSpec, make_phantom, phantom_series
+from acquisition.phantom import TreatmentSpec, make_phantom, phantom_series, remodelling_rates
+from analysis.measurement import RemodellingFigures, measure_remodelling_pair
 
-from .simulate import PHANTOM_SHAPE, VOXEL_UM, reconstruct_calibrated
+from .simulate import PHANTOM_SHAPE, VOXEL_UM, inset_region, reconstruct_calibrated
 
-__all__ = ["DEMO_TREATMENTS", "StudyScans", "scan_seed"]
+__all__ = ["DEMO_TREATMENTS", "StudyScans", "remodelling_against_truth", "scan_seed"]
 
 _WEEKLY = {"start_day": 0, "interval_days": 7, "n_administrations": 5}
 DEMO_TREATMENTS: dict[str, tuple[TreatmentSpec, ...]] = {
@@ -81,3 +86,55 @@ class StudyScans:
     def volume(self, seed: int, cohort: str, day: int) -> np.ndarray:
         """Calibrated density (mgHA/cm³, ``[z, y, x]``) of an animal's scan on ``day``."""
         return self.get(seed, cohort, day)[0]
+
+
+def remodelling_against_truth(
+    scans: StudyScans,
+    seed: int,
+    cohort: str,
+    days: Sequence[int],
+    parameters: dict[str, Any],
+    region_of: Callable[[np.ndarray], np.ndarray] = inset_region,
+) -> list[tuple[int, int, tuple[float, float], RemodellingFigures]]:
+    """Measured and true remodelling of one animal between consecutive scans.
+
+    Parameters
+    ----------
+    scans : StudyScans
+        Where the calibrated scans come from.
+    seed, cohort, days
+        The animal, its cohort (:data:`DEMO_TREATMENTS`) and its scan days, ascending.
+    parameters : dict
+        Normalised remodelling parameters
+        (:func:`analysis.measurement.normalise_parameters`).
+    region_of : callable
+        The analysed region from the phantom's trabecular VOI (default: inset 3 voxels
+        from the endocortical surface, :func:`~tests.validation.simulate.inset_region`).
+
+    Returns
+    -------
+    list of (before, after, (true BFR/BV, true BRR/BV), RemodellingFigures)
+        One row per interval; the truth (%/day) is the phantom's
+        (:func:`acquisition.phantom.remodelling_rates`) in the same region.
+    """
+    base = make_phantom(scans.site, PHANTOM_SHAPE, VOXEL_UM, seed=seed)
+    region = region_of(base.trabecular_voi)
+    phantoms = dict(zip(days, phantom_series(base, DEMO_TREATMENTS[cohort], days), strict=True))
+    rows = []
+    for before, after in zip(days[:-1], days[1:], strict=True):
+        truth = remodelling_rates(
+            phantoms[before].trabecular_bone & region,
+            phantoms[after].trabecular_bone & region,
+            after - before,
+        )
+        figures = measure_remodelling_pair(
+            scans.volume(seed, cohort, before),
+            scans.volume(seed, cohort, after),
+            VOXEL_UM,
+            "mgHA/cm3",
+            after - before,
+            parameters,
+            region=region,
+        )
+        rows.append((before, after, truth, figures))
+    return rows

@@ -48,10 +48,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from acquisition.phantom import make_phantom, phantom_series, remodelling_rates
-from analysis.measurement import measure_remodelling_pair, measure_static, normalise_parameters
-from tests.validation.simulate import PHANTOM_SHAPE, VOXEL_UM, inscribed_box, inset_region
-from tests.validation.study import DEMO_TREATMENTS, StudyScans
+from acquisition.phantom import make_phantom, phantom_series
+from analysis.measurement import measure_static, normalise_parameters
+from tests.validation.simulate import PHANTOM_SHAPE, VOXEL_UM, inscribed_box
+from tests.validation.study import DEMO_TREATMENTS, StudyScans, remodelling_against_truth
 
 SITE = "tibia-right-proximal"
 SERIES_SEEDS = (3, 11)
@@ -72,38 +72,21 @@ def series(scans):
     """Measured and true remodelling of the OVX animals between consecutive scans.
 
     Rows ``(seed, before, after, (true BFR/BV, true BRR/BV), measured, registration)``,
-    in the VOI inset 3 voxels from the endocortical surface (:func:`inset_region`);
-    the truth is the phantom's (formed and resorbed voxels over the baseline's bone
-    voxels, as :func:`acquisition.phantom.ground_truth`) in that same region.
+    in the VOI inset 3 voxels from the endocortical surface
+    (:func:`~tests.validation.study.remodelling_against_truth`); the truth is the
+    phantom's (formed and resorbed voxels over the baseline's bone voxels, as
+    :func:`acquisition.phantom.ground_truth`) in that same region.
     """
-    treatments = DEMO_TREATMENTS["OVX + vehicle"]
     parameters = normalise_parameters(
         "remodelling", {"segmentation": {"threshold_mgha_cm3": THRESHOLD_MGHA_CM3}}
     )
-    rows = []
-    for seed in SERIES_SEEDS:
-        base = make_phantom(SITE, PHANTOM_SHAPE, VOXEL_UM, seed=seed)
-        region = inset_region(base.trabecular_voi)
-        phantoms = dict(
-            zip(SERIES_DAYS, phantom_series(base, treatments, SERIES_DAYS), strict=True)
+    return [
+        (seed, before, after, truth, figures.remodelling, figures.registration)
+        for seed in SERIES_SEEDS
+        for before, after, truth, figures in remodelling_against_truth(
+            scans, seed, "OVX + vehicle", SERIES_DAYS, parameters
         )
-        for before, after in zip(SERIES_DAYS[:-1], SERIES_DAYS[1:], strict=True):
-            truth = remodelling_rates(
-                phantoms[before].trabecular_bone & region,
-                phantoms[after].trabecular_bone & region,
-                after - before,
-            )
-            figures = measure_remodelling_pair(
-                scans.volume(seed, "OVX + vehicle", before),
-                scans.volume(seed, "OVX + vehicle", after),
-                VOXEL_UM,
-                "mgHA/cm3",
-                after - before,
-                parameters,
-                region=region,
-            )
-            rows.append((seed, before, after, truth, figures.remodelling, figures.registration))
-    return rows
+    ]
 
 
 def test_pipeline_finds_the_true_axis_of_every_scan(scans):

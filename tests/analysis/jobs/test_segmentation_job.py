@@ -14,7 +14,7 @@ from analysis import models as am
 from analysis.measurement import StaticFigures
 from analysis.segmentation import separate_compartments
 from recon.models import Volume, VolumeKind
-from recon.volume_store import read_label_slice, read_metadata, write_labels, write_volume
+from recon.volume_store import read_metadata
 from studies.datafiles import absolute, sha256_of
 from studies.vocabulary import JobState
 
@@ -37,45 +37,6 @@ def shell_with_septum(nz: int = 8, n: int = 48) -> np.ndarray:
     r = np.hypot(x, y)
     bone = ((r <= 20) & (r > 12)) | ((np.abs(x) < 1) & (r <= 12))
     return np.broadcast_to(np.where(bone, 1000.0, 0.0), (nz, n, n)).astype(np.float32)
-
-
-def test_label_only_files_keep_the_pyramid_and_no_grey_values(tmp_path):
-    labels = np.zeros((20, 36, 40), np.uint8)
-    labels[2:10, 4:20, 8:30] = 3
-    labels[12:18, 20:34, 2:12] = 1
-    path = tmp_path / "labels.h5"
-    sha = write_labels(path, {"segmentation": labels}, 7.5, "1/cm", n_levels=3, chunk=16)
-    meta = read_metadata(path)
-    assert meta.grey is False
-    # Halved twice: (20, 36, 40) → (10, 18, 20) → (5, 9, 10), voxel sizes doubling.
-    assert meta.shapes == [(20, 36, 40), (10, 18, 20), (5, 9, 10)]
-    assert meta.labels["segmentation"] == meta.shapes
-    assert meta.voxel_size_um == [7.5, 15.0, 30.0]
-    assert meta.dtype == "uint8" and meta.units == "1/cm"
-    assert sha == sha256_of(path)
-    with h5py.File(path, "r") as f:
-        assert len(f["volume"]) == 0  # no grey values stored
-    assert np.array_equal(read_label_slice(path, "segmentation", 0, 14), labels[14])
-    # Mode of each 2×2×2 block: the blocks inside the class-3 box are all 3.
-    assert read_label_slice(path, "segmentation", 0, 3, level=1)[5, 8] == 3
-
-    grey_path = tmp_path / "grey.h5"
-    write_volume(grey_path, np.ones((20, 36, 40), np.float32), 7.5, "1/cm", min_level_size=4)
-    assert read_metadata(grey_path).grey is True
-    assert read_metadata(grey_path).shapes == meta.shapes  # the same levels as a grey volume
-
-
-def test_a_label_only_file_refuses_grey_values_and_needs_labels(tmp_path):
-    from recon.volume_store import VolumeWriter
-
-    writer = VolumeWriter(tmp_path / "x.h5", (4, 4, 4), 5.0, "1/cm", grey=False)
-    with pytest.raises(ValueError, match="label-only"):
-        writer.write_slab(0, np.zeros((4, 4, 4), np.float32))
-    with pytest.raises(ValueError, match="at least one label"):
-        writer.close()
-    assert not (tmp_path / "x.h5").exists()
-    with pytest.raises(ValueError, match="at least one"):
-        write_labels(tmp_path / "y.h5", {}, 5.0, "1/cm")
 
 
 @pytest.mark.django_db

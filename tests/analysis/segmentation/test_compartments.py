@@ -11,41 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from acquisition.phantom import make_phantom
 from acquisition.phantom.materials import Tissue
 from analysis.segmentation import separate_compartments
 
-THRESHOLD_MGHA_CM3 = 500.0
-GROWN_VOX = 6.0
+from .phantoms import GROWN_VOX, THRESHOLD_MGHA_CM3, thickened, uneven_growth
 
 
 @pytest.fixture(scope="module")
 def phantom():
     return make_phantom("tibia-right-proximal", (64, 128, 128), 10.0, seed=3)
-
-
-def thickened(phantom, grown_vox: float | np.ndarray) -> np.ndarray:
-    """The phantom's bone with ``grown_vox`` more voxels of cortex outside, in plane.
-
-    ``grown_vox`` may vary over the plane (an array broadcast to ``[y, x]``); the
-    calibration insert is kept clear.
-    """
-    bone = phantom.density_mgha_cm3 > THRESHOLD_MGHA_CM3
-    periosteal = np.stack(
-        [ndimage.binary_fill_holes(plane == Tissue.CORTICAL_BONE) for plane in phantom.labels]
-    )
-    distance = ndimage.distance_transform_edt(~periosteal, sampling=(1e6, 1.0, 1.0))
-    insert = np.isin(phantom.labels, (Tissue.INSERT_RESIN, Tissue.HA_ROD))
-    clear_of_insert = ~ndimage.binary_dilation(insert, iterations=2)
-    return bone | ((distance <= grown_vox) & ~periosteal & clear_of_insert)
-
-
-def _angle(shape: tuple[int, int, int]) -> np.ndarray:
-    ny, nx = shape[1:]
-    y, x = np.meshgrid(np.arange(ny) - (ny - 1) / 2, np.arange(nx) - (nx - 1) / 2, indexing="ij")
-    return np.arctan2(y, x)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +38,7 @@ def test_trabecular_voi_of_thin_thick_and_uneven_cortices(phantom, cortex, thick
     elif cortex == "thick":
         bone = thickened(phantom, GROWN_VOX)
     else:  # 0 voxels more at -y (beside the insert), 6 at +y
-        bone = thickened(phantom, GROWN_VOX / 2 * (1 + np.sin(_angle(phantom.shape))))
+        bone = thickened(phantom, uneven_growth(phantom.shape))
     rods = phantom.labels == Tissue.HA_ROD
     assert (bone & rods).any()  # the 750 mgHA/cm³ rod is segmented as bone
     truth = phantom.trabecular_voi

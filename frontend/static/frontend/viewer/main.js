@@ -905,8 +905,7 @@ async function start() {
 
   /** Each view's first slice as WebGL will first draw it: level, index and window. */
   function quickPlans() {
-    // Without a window of its own the server applies the same default (0.5–99.5 %), and
-    // the URL is the one the page preloads.
+    // Without a window of its own the server applies the same default (0.5–99.5 %).
     const windowed = saved.window ? `&lo=${s.lo}&hi=${s.hi}` : "";
     return s.views
       .filter((view) => A.contains(view.axis, s.p[view.axis]))
